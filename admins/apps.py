@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AdminsConfig(AppConfig):
+    name = "admins"
+    verbose_name = "Admins"

@@ -1,0 +1,22 @@
+"""The two response shapes of API.md §2."""
+
+from typing import Any
+
+from rest_framework import status as http
+from rest_framework.response import Response
+
+
+def success_body(data: Any, message: str) -> dict[str, Any]:
+    return {"success": True, "message": message, "data": data}
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "success": False,
+        "message": message,
+        "error": {"code": code, "message": message, "details": details or {}},
+    }
+
+
+def ok(data: Any = None, message: str = "OK", status: int = http.HTTP_200_OK) -> Response:
+    return Response(success_body(data, message), status=status)

@@ -1,0 +1,37 @@
+"""GET /health: database and cache checks."""
+
+import logging
+
+from django.core.cache import cache
+from django.db import DatabaseError, connection
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from common.envelope import ok
+from common.exceptions import ServiceUnavailable
+
+logger = logging.getLogger(__name__)
+
+
+class HealthApi(APIView):
+    authentication_classes: list = []
+    permission_classes: list = []
+
+    def get(self, request: Request) -> Response:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+        except DatabaseError as exc:
+            raise ServiceUnavailable("Database unavailable", details={"database": "unavailable"}) from exc
+        return ok({"database": "ok", "cache": _cache_status()}, "Service is healthy")
+
+
+def _cache_status() -> str:
+    """The cache only weakens rate limiting when down, so it is reported, not fatal."""
+    try:
+        cache.set("health:ping", "1", 5)
+        return "ok" if cache.get("health:ping") == "1" else "unavailable"
+    except Exception:
+        logger.warning("Cache health check failed", exc_info=True)
+        return "unavailable"

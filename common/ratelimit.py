@@ -1,0 +1,27 @@
+"""Rate limits on the Django cache (django-ratelimit), failing open when the cache is down."""
+
+import logging
+
+from django.http import HttpRequest
+from django_ratelimit.core import get_usage
+from redis.exceptions import RedisError
+
+from common.exceptions import RateLimited
+from common.net import client_ip
+
+logger = logging.getLogger(__name__)
+
+
+def enforce(request: HttpRequest, *, group: str, rate: str | tuple[int, int]) -> None:
+    """Count this request against the client IP's budget; 429 with Retry-After when over it.
+
+    With the cache unreachable the request goes through (account lockout still
+    protects logins) and the failure is logged.
+    """
+    try:
+        usage = get_usage(request, group=group, key="ip", rate=rate, increment=True)
+    except RedisError:
+        logger.warning("Rate limit cache unavailable; %s from %s not counted", group, client_ip(request))
+        return
+    if usage is not None and usage["should_limit"]:
+        raise RateLimited(retry_after=max(1, usage["time_left"]))

@@ -1,0 +1,36 @@
+"""The realm descriptor that shared code receives instead of a hard-coded model."""
+
+from dataclasses import dataclass
+
+from django.apps import apps
+from django.db import models
+
+
+@dataclass(frozen=True)
+class Realm:
+    """One account realm. `name` is the JWT `realm` claim and the owner field on token tables."""
+
+    name: str
+    model_label: str
+    title: str
+
+    @property
+    def model(self) -> type[models.Model]:
+        return apps.get_model(self.model_label)
+
+    @property
+    def login_rate_group(self) -> str:
+        return f"login:{self.name}"
+
+    @property
+    def register_rate_group(self) -> str:
+        return f"register:{self.name}"
+
+
+USER = Realm(name="user", model_label="accounts.User", title="User")
+ADMIN = Realm(name="admin", model_label="admins.Admin", title="Admin")
+REALMS = {realm.name: realm for realm in (USER, ADMIN)}
+
+
+def realm_of(account: models.Model) -> Realm:
+    return next(realm for realm in REALMS.values() if realm.model_label == account._meta.label)

@@ -1,0 +1,66 @@
+"""Account rules that do not involve credentials: registration and profile changes."""
+
+from typing import Any
+
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+
+from common.exceptions import Conflict, conflict_from_integrity_error
+from common.images import delete_avatar_file, stored_avatar
+from common.models import AbstractAccount
+from common.realms import Realm
+
+PROFILE_FIELDS = ("username", "name", "email", "phone")
+
+
+def ensure_available(model: type[AbstractAccount], values: dict[str, Any], exclude_pk: int | None = None) -> None:
+    """409 naming every unique field whose value another account (deleted ones too) holds."""
+    qs = model.objects.exclude(pk=exclude_pk) if exclude_pk else model.objects.all()
+    taken = qs.taken_fields(username=values.get("username"), email=values.get("email"), phone=values.get("phone"))
+    if taken:
+        raise Conflict(details={field: [f"This {field} is already taken."] for field in taken})
+
+
+def _save(account: AbstractAccount, update_fields: list[str] | None = None) -> None:
+    """Save, turning a unique-constraint race into the same 409 the pre-check gives."""
+    try:
+        with transaction.atomic():
+            account.save(update_fields=update_fields)
+    except IntegrityError as exc:
+        raise conflict_from_integrity_error(exc) from exc
+
+
+def register(*, realm: Realm, data: dict[str, Any]) -> AbstractAccount:
+    """Create an account (with its avatar, if any); nothing is left behind on failure."""
+    fields = {key: data.get(key) for key in PROFILE_FIELDS}
+    ensure_available(realm.model, fields)
+    with stored_avatar(data.get("avatar")) as avatar_name:
+        account = realm.model(**fields, avatar=avatar_name or "")
+        account.set_password(data["password"])
+        _save(account)
+    return account
+
+
+def update_profile(*, account: AbstractAccount, data: dict[str, Any]) -> AbstractAccount:
+    """Partial update of the profile fields and avatar; the old avatar file goes once this commits."""
+    changes = {key: data[key] for key in PROFILE_FIELDS if key in data}
+    ensure_available(type(account), changes, exclude_pk=account.pk)
+    upload: UploadedFile | None = data.get("avatar")
+    old_avatar = account.avatar.name
+    with stored_avatar(upload) as avatar_name:
+        for key, value in changes.items():
+            setattr(account, key, value)
+        if avatar_name:
+            account.avatar = avatar_name
+        _save(account)
+    if avatar_name and old_avatar:
+        delete_avatar_file(old_avatar)
+    return account
+
+
+def remove_avatar(account: AbstractAccount) -> AbstractAccount:
+    old_avatar = account.avatar.name
+    account.avatar = ""
+    account.save(update_fields=["avatar", "updated_at"])
+    delete_avatar_file(old_avatar)
+    return account

@@ -1,0 +1,10 @@
+"""Routes that answer with and without a trailing slash, never redirecting."""
+
+from collections.abc import Callable
+
+from django.urls import URLPattern, re_path
+
+
+def api_path(route: str, view: Callable, name: str | None = None) -> URLPattern:
+    """`route` uses regex groups for parameters, e.g. r"users/(?P<user_id>[0-9]+)"."""
+    return re_path(rf"^{route}/?$", view, name=name)

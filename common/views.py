@@ -1,0 +1,21 @@
+"""The envelope for paths outside DRF: unknown URLs and unexpected errors."""
+
+from django.http import Http404, HttpRequest, JsonResponse
+
+from common.exceptions import Forbidden, InternalError, ValidationFailed, json_error_response
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return json_error_response(Http404(), getattr(request, "request_id", None))
+
+
+def server_error(request: HttpRequest) -> JsonResponse:
+    return json_error_response(InternalError(details={"request_id": getattr(request, "request_id", None)}), None)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return json_error_response(ValidationFailed("Bad request"), getattr(request, "request_id", None))
+
+
+def forbidden(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return json_error_response(Forbidden(), getattr(request, "request_id", None))

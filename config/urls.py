@@ -1,0 +1,36 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, re_path
+from django.views.static import serve
+from drf_spectacular.renderers import OpenApiJsonRenderer, OpenApiYamlRenderer
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from common.health import HealthApi
+from common.urls import api_path
+
+urlpatterns = [
+    re_path(r"^django-admin/", admin.site.urls),
+    api_path("health", HealthApi.as_view(), name="health"),
+    api_path(
+        "schema", SpectacularAPIView.as_view(renderer_classes=[OpenApiJsonRenderer, OpenApiYamlRenderer]), name="schema"
+    ),
+    api_path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    re_path("", include("accounts.urls")),
+    re_path("", include("admins.urls")),
+]
+
+if settings.SERVE_MEDIA:
+    # Avatars are served by the service itself unless a web server in front does it.
+    media = settings.MEDIA_URL.strip("/")
+    urlpatterns.append(
+        re_path(
+            rf"^{media}/(?P<path>avatars/[A-Za-z0-9_-]+\.(?:jpg|png|webp))$",
+            serve,
+            {"document_root": settings.MEDIA_ROOT},
+        )
+    )
+
+handler404 = "common.views.not_found"
+handler500 = "common.views.server_error"
+handler400 = "common.views.bad_request"
+handler403 = "common.views.forbidden"

@@ -1,0 +1,96 @@
+"""Fixtures shared by every app's tests."""
+
+import shutil
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from rest_framework.test import APIClient
+
+from accounts.tests.factories import PASSWORD, UserFactory
+from admins.tests.factories import AdminFactory
+
+@pytest.fixture(autouse=True)
+def _isolated(settings, tmp_path):
+    """Each test: its own upload folder and an empty rate-limit cache."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.MEDIA_ROOT.mkdir()
+    try:
+        cache.clear()
+    except Exception:  # noqa: BLE001 - the cache table may not exist for non-db tests
+        pass
+    yield
+    shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def admin(db):
+    return AdminFactory()
+
+
+@pytest.fixture(params=["user", "admin"])
+def realm_case(request, db) -> "RealmCase":
+    return RealmCase(request.param)
+
+
+class RealmCase:
+    """Paths and a factory for one realm, so shared behaviour is tested once per realm."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.factory = UserFactory if name == "user" else AdminFactory
+        auth = "/auth" if name == "user" else "/admin/auth"
+        self.login, self.refresh, self.logout, self.register = (f"{auth}/{p}" for p in ("login", "refresh", "logout", "register"))
+        self.me = "/users/me" if name == "user" else "/admin/me"
+        self.password = f"{self.me}/password"
+        self.tokens = f"{self.me}/tokens"
+        self.other_me = "/admin/me" if name == "user" else "/users/me"
+
+    def make(self, **kwargs: Any):
+        return self.factory(**kwargs)
+
+    def login_pair(self, client: APIClient, account, password: str = PASSWORD) -> dict[str, Any]:
+        response = client.post(self.login, {"username": account.username, "password": password}, format="json")
+        assert response.status_code == 200, response.content
+        return response.json()["data"]
+
+
+@pytest.fixture
+def login(api_client) -> Callable[..., dict[str, Any]]:
+    """login(account) → token pair, through the account's realm login endpoint."""
+
+    def _login(account, password: str = PASSWORD) -> dict[str, Any]:
+        path = "/admin/auth/login" if account._meta.label == "admins.Admin" else "/auth/login"
+        response = api_client.post(path, {"username": account.username, "password": password}, format="json")
+        assert response.status_code == 200, response.content
+        return response.json()["data"]
+
+    return _login
+
+
+@pytest.fixture
+def user_token(user, login) -> str:
+    return login(user)["access_token"]
+
+
+@pytest.fixture
+def admin_token(admin, login) -> str:
+    return login(admin)["access_token"]
+
+
+@pytest.fixture
+def postgres_only() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: run with DATABASE_URL=postgresql://...")

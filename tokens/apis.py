@@ -1,0 +1,142 @@
+"""The endpoints both realms share. Each realm mounts them with `as_view(realm=..., authentication_classes=...)`."""
+
+from django.conf import settings
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from common import ratelimit
+from common import services as accounts
+from common.apis import RealmApi
+from common.envelope import ok
+from common.pagination import paginate
+from common.serializers import (
+    AccountFieldsSerializer,
+    AccountSerializer,
+    LoginSerializer,
+    LogoutSerializer,
+    PasswordChangeSerializer,
+    RefreshSerializer,
+    RegisterSerializer,
+)
+from tokens import services
+from tokens.authentication import IsAuthenticated, IsJWTSession
+from tokens.serializers import (
+    CreatePersonalAccessTokenSerializer,
+    NewPersonalAccessTokenSerializer,
+    PersonalAccessTokenSerializer,
+)
+
+
+class RegisterApi(RealmApi):
+    def post(self, request: Request) -> Response:
+        ratelimit.enforce(request, group=self.realm.register_rate_group, rate=settings.REGISTER_RATE)
+        serializer = RegisterSerializer(data=request.data, model=self.realm.model)
+        serializer.is_valid(raise_exception=True)
+        account = accounts.register(realm=self.realm, data=serializer.validated_data)
+        return ok(
+            AccountSerializer(account, context=self.context()).data, f"{self.realm.title} registered successfully", 201
+        )
+
+
+class LoginApi(RealmApi):
+    def post(self, request: Request) -> Response:
+        rate = (settings.RATE_LIMIT_ATTEMPTS, settings.RATE_LIMIT_WINDOW_MINUTES * 60)
+        ratelimit.enforce(request, group=self.realm.login_rate_group, rate=rate)
+        serializer = LoginSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        pair = services.login(
+            realm=self.realm,
+            identifier=serializer.validated_data["username"],
+            password=serializer.validated_data["password"],
+            request=request,
+        )
+        return ok(pair, "Login successful")
+
+
+class RefreshApi(RealmApi):
+    def post(self, request: Request) -> Response:
+        serializer = RefreshSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        pair = services.refresh(realm=self.realm, raw_refresh=serializer.validated_data["refresh_token"])
+        return ok(pair, "Token refreshed")
+
+
+class LogoutApi(RealmApi):
+    permission_classes = [IsJWTSession]
+
+    def post(self, request: Request) -> Response:
+        serializer = LogoutSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.logout(
+            account=request.user,
+            session_id=request.auth.session_id,
+            raw_refresh=serializer.validated_data.get("refresh_token"),
+        )
+        return ok(None, "Logged out")
+
+
+class MeApi(RealmApi):
+    permission_classes = [IsAuthenticated]
+
+    def get(self, request: Request) -> Response:
+        return ok(AccountSerializer(request.user, context=self.context()).data, "Profile retrieved")
+
+    def put(self, request: Request) -> Response:
+        # PUT is a partial update too (API.md §6): unspecified fields keep their value.
+        serializer = AccountFieldsSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        account = accounts.update_profile(account=request.user, data=serializer.validated_data)
+        return ok(AccountSerializer(account, context=self.context()).data, "Profile updated")
+
+    patch = put
+
+    def delete(self, request: Request) -> Response:
+        services.soft_delete(request.user)
+        return ok(None, "Account deleted")
+
+
+class MeAvatarApi(RealmApi):
+    permission_classes = [IsAuthenticated]
+
+    def delete(self, request: Request) -> Response:
+        account = accounts.remove_avatar(request.user)
+        return ok(AccountSerializer(account, context=self.context()).data, "Avatar deleted")
+
+
+class PasswordApi(RealmApi):
+    permission_classes = [IsJWTSession]
+
+    def post(self, request: Request) -> Response:
+        serializer = PasswordChangeSerializer(data=request.data, context={"account": request.user})
+        serializer.is_valid(raise_exception=True)
+        pair = services.change_password(
+            account=request.user, new_password=serializer.validated_data["new_password"], request=request
+        )
+        return ok(pair, "Password changed")
+
+
+class TokenListApi(RealmApi):
+    permission_classes = [IsJWTSession]
+
+    def get(self, request: Request) -> Response:
+        page = paginate(
+            services.list_pats(request.user),
+            request.query_params,
+            lambda items: PersonalAccessTokenSerializer(items, many=True).data,
+        )
+        return ok(page, "Tokens retrieved")
+
+    def post(self, request: Request) -> Response:
+        serializer = CreatePersonalAccessTokenSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        token, secret = services.create_pat(account=request.user, **serializer.validated_data)
+        token.token = secret
+        return ok(NewPersonalAccessTokenSerializer(token).data, "Token created", 201)
+
+
+class TokenDetailApi(RealmApi):
+    permission_classes = [IsJWTSession]
+
+    def delete(self, request: Request, token_id: str) -> Response:
+        services.revoke_pat(account=request.user, token_id=int(token_id))
+        return ok(None, "Token revoked")

@@ -1,0 +1,91 @@
+"""Login sessions (one per login, holding the current refresh token) and personal access tokens."""
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from common.realms import realm_of
+
+
+class OwnedQuerySet(models.QuerySet):
+    def owned_by(self, account: models.Model) -> "OwnedQuerySet":
+        return self.filter(**{realm_of(account).name: account})
+
+    def active(self) -> "OwnedQuerySet":
+        now = timezone.now()
+        return self.filter(revoked_at__isnull=True).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+
+    def revoke(self) -> int:
+        return self.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+    def purgeable(self) -> "OwnedQuerySet":
+        return self.filter(Q(revoked_at__isnull=False) | Q(expires_at__lte=timezone.now()))
+
+
+class AccountOwned(models.Model):
+    """Belongs to exactly one account of either realm; the field name is the realm name."""
+
+    user = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    admin = models.ForeignKey("admins.Admin", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OwnedQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(user__isnull=False) & Q(admin__isnull=True))
+                | (Q(user__isnull=True) & Q(admin__isnull=False)),
+                name="%(app_label)s_%(class)s_exactly_one_owner",
+            )
+        ]
+
+    @property
+    def owner(self) -> models.Model:
+        return self.user if self.user_id else self.admin
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+
+class LoginSession(AccountOwned):
+    """One login. Holds the jti of the only refresh token that may still be used.
+
+    Rotation swaps `refresh_jti` with a conditional UPDATE; a refresh token whose jti
+    is no longer current was used already, so presenting it revokes the session.
+    Access tokens carry the session id and die with it.
+    """
+
+    refresh_jti = models.CharField(max_length=64)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=255, blank=True, default="")
+
+    class Meta(AccountOwned.Meta):
+        indexes = [models.Index(fields=["expires_at"]), models.Index(fields=["revoked_at"])]
+
+    def __str__(self) -> str:
+        return f"session {self.pk} of {self.owner}"
+
+
+class PersonalAccessToken(AccountOwned):
+    """A long-lived bearer secret (`pat_...`), stored only as its SHA-256 digest."""
+
+    name = models.CharField(max_length=100)
+    digest = models.CharField(max_length=64, unique=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(AccountOwned.Meta):
+        indexes = [models.Index(fields=["expires_at"]), models.Index(fields=["revoked_at"])]
+        verbose_name = "personal access token"
+
+    def __str__(self) -> str:
+        return self.name
