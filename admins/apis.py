@@ -2,17 +2,19 @@
 
 from collections.abc import Callable
 
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import User
 from admins import services
 from admins.authentication import AdminAuthentication
-from admins.serializers import ManagedUserUpdateSerializer, UserListParams
+from admins.serializers import ORDERINGS, ManagedUserUpdateSerializer, UserListParams
 from common.apis import RealmApi
 from common.envelope import ok
 from common.pagination import paginate
 from common.realms import ADMIN
+from common.schema import PAGE_PARAMETERS, api_doc
 from common.serializers import ManagedAccountSerializer
 from tokens.authentication import IsAuthenticated
 
@@ -26,7 +28,24 @@ class AdminApi(RealmApi):
         return ok(ManagedAccountSerializer(user, context=self.context()).data, message)
 
 
+LIST_PARAMETERS = [
+    *PAGE_PARAMETERS,
+    OpenApiParameter("search", str, description="Substring of username, email, name or phone (case-insensitive)."),
+    OpenApiParameter("is_active", str, enum=["true", "false"]),
+    OpenApiParameter("deleted", str, enum=["exclude", "include", "only"], description="Default: exclude."),
+    OpenApiParameter("ordering", str, enum=[*ORDERINGS, *(f"-{o}" for o in ORDERINGS)], description="Default: id."),
+]
+
+
 class UserListApi(AdminApi):
+    @api_doc(
+        summary="List users",
+        operation_id="admin_users_list",
+        responses={200: (ManagedAccountSerializer, True)},
+        errors=(400, 401),
+        parameters=LIST_PARAMETERS,
+        tags=["admin users"],
+    )
     def get(self, request: Request) -> Response:
         params = UserListParams(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -50,9 +69,22 @@ class UserListApi(AdminApi):
 
 
 class UserDetailApi(AdminApi):
+    @api_doc(
+        summary="A user (soft-deleted ones too)",
+        responses={200: ManagedAccountSerializer},
+        errors=(401, 404),
+        tags=["admin users"],
+    )
     def get(self, request: Request, user_id: str) -> Response:
         return self.managed(services.get_user(int(user_id)), "User retrieved")
 
+    @api_doc(
+        summary="Update a user (partial for PUT and PATCH); a new password ends the user's sessions",
+        request=ManagedUserUpdateSerializer,
+        responses={200: ManagedAccountSerializer},
+        errors=(400, 401, 404, 409, 415),
+        tags=["admin users"],
+    )
     def put(self, request: Request, user_id: str) -> Response:
         user = services.get_user(int(user_id))
         serializer = ManagedUserUpdateSerializer(data=request.data, partial=True, context={"user": user})
@@ -62,6 +94,7 @@ class UserDetailApi(AdminApi):
 
     patch = put
 
+    @api_doc(summary="Soft-delete a user", responses={200: None}, errors=(401, 404), tags=["admin users"])
     def delete(self, request: Request, user_id: str) -> Response:
         services.delete(services.get_user(int(user_id)))
         return ok(None, "User deleted")
@@ -73,6 +106,13 @@ class UserActionApi(AdminApi):
     operation: Callable[[User], User] | None = None  # set by as_view(operation=...)
     message = ""
 
+    @api_doc(
+        summary="Activate, block, unlock or restore a user",
+        request=None,
+        responses={200: ManagedAccountSerializer},
+        errors=(401, 404),
+        tags=["admin users"],
+    )
     def patch(self, request: Request, user_id: str) -> Response:
         user = services.get_user(int(user_id))
         self.operation(user)

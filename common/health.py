@@ -4,20 +4,28 @@ import logging
 
 from django.core.cache import cache
 from django.db import DatabaseError, connection
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.envelope import ok
 from common.exceptions import ServiceUnavailable
+from common.schema import api_doc
 
 logger = logging.getLogger(__name__)
+
+
+class HealthSerializer(serializers.Serializer):
+    database = serializers.CharField()
+    cache = serializers.CharField()
 
 
 class HealthApi(APIView):
     authentication_classes: list = []
     permission_classes: list = []
 
+    @api_doc(summary="Database and cache status", responses={200: HealthSerializer}, errors=(503,), tags=["service"])
     def get(self, request: Request) -> Response:
         try:
             with connection.cursor() as cursor:

@@ -52,12 +52,9 @@ class AccountFieldsSerializer(serializers.Serializer):
 class RegisterSerializer(AccountFieldsSerializer):
     password = PasswordField()
 
-    def __init__(self, *args: Any, model: type[AbstractAccount], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.model = model
-
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        candidate = self.model(username=attrs["username"], email=attrs["email"], name=attrs["name"])
+        model: type[AbstractAccount] = self.context["model"]
+        candidate = model(username=attrs["username"], email=attrs["email"], name=attrs["name"])
         check_password_rules(attrs["password"], candidate)
         return attrs
 

@@ -8,8 +8,8 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-hs256-0123456789")
 
-from config.settings import *  # noqa: E402,F403
-from config.settings import ALLOWED_HOSTS, PASSWORD_HASHERS  # noqa: E402
+from config.settings import *  # noqa: F403
+from config.settings import ALLOWED_HOSTS, PASSWORD_HASHERS
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *PASSWORD_HASHERS]
 ALLOWED_HOSTS = [*ALLOWED_HOSTS, "testserver"]

@@ -72,8 +72,12 @@ def test_settings_defaults_follow_the_contract():
 
 def test_production_hasher_is_argon2():
     result = subprocess.run(
-        [sys.executable, "-c", "from django.conf import settings; import django; django.setup(); "
-         "from django.contrib.auth.hashers import get_hasher; print(get_hasher().algorithm)"],
+        [
+            sys.executable,
+            "-c",
+            "from django.conf import settings; import django; django.setup(); "
+            "from django.contrib.auth.hashers import get_hasher; print(get_hasher().algorithm)",
+        ],
         cwd=settings.BASE_DIR,
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "SECRET_KEY": "k" * 40},
         capture_output=True,

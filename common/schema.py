@@ -1,0 +1,106 @@
+"""OpenAPI helpers: every documented response is wrapped in the envelope, errors included."""
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
+
+_cache: dict[str, serializers.Serializer] = {}
+
+ERROR_DESCRIPTIONS = {
+    400: "VALIDATION_ERROR: bad field values, query parameters or malformed body",
+    401: "NOT_AUTHENTICATED, INVALID_TOKEN or INVALID_CREDENTIALS",
+    403: "FORBIDDEN or ACCOUNT_INACTIVE",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT: username, email or phone already taken (details name the fields)",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    423: "ACCOUNT_LOCKED (Retry-After header)",
+    429: "RATE_LIMITED (Retry-After header)",
+    500: "INTERNAL_ERROR (details.request_id)",
+    503: "SERVICE_UNAVAILABLE",
+}
+
+
+def _once(name: str, build: Callable[[], serializers.Serializer]) -> serializers.Serializer:
+    if name not in _cache:
+        _cache[name] = build()
+    return _cache[name]
+
+
+def error_envelope() -> serializers.Serializer:
+    def build() -> serializers.Serializer:
+        error = inline_serializer(
+            "Error",
+            {
+                "code": serializers.CharField(),
+                "message": serializers.CharField(),
+                "details": serializers.DictField(help_text="{field: [messages]}, non_field_errors, request_id"),
+            },
+        )
+        return inline_serializer(
+            "ErrorEnvelope",
+            {"success": serializers.BooleanField(default=False), "message": serializers.CharField(), "error": error},
+        )
+
+    return _once("ErrorEnvelope", build)
+
+
+def envelope(data: type[serializers.Serializer] | None, *, page: bool = False) -> serializers.Serializer:
+    """`{"success": true, "message": ..., "data": <data>}` (a Page of <data> when `page`)."""
+    base = data.__name__.removesuffix("Serializer") if data else "Null"
+    name = f"{base}{'Page' if page else ''}Envelope"
+
+    def build() -> serializers.Serializer:
+        if data is None:
+            payload: serializers.Field = serializers.JSONField(allow_null=True, default=None)
+        elif page:
+            payload = inline_serializer(
+                f"{base}Page",
+                {
+                    "items": data(many=True),
+                    "page": serializers.IntegerField(),
+                    "page_size": serializers.IntegerField(),
+                    "total": serializers.IntegerField(),
+                    "pages": serializers.IntegerField(),
+                },
+            )
+        else:
+            payload = data()
+        return inline_serializer(
+            name, {"success": serializers.BooleanField(), "message": serializers.CharField(), "data": payload}
+        )
+
+    return _once(name, build)
+
+
+def api_doc(
+    *,
+    summary: str,
+    responses: dict[int, Any],  # status → serializer class, None, or (serializer class, True) for a page
+    errors: Iterable[int] = (),
+    request: Any = None,
+    tags: list[str] | None = None,
+    **kwargs: Any,
+) -> Callable:
+    """extend_schema with enveloped success responses and the listed error responses."""
+    documented: dict[int, Any] = {
+        status: OpenApiResponse(envelope(body[0], page=True) if isinstance(body, tuple) else envelope(body))
+        for status, body in responses.items()
+    }
+    for status in (*errors, 500):
+        documented[status] = OpenApiResponse(error_envelope(), description=ERROR_DESCRIPTIONS[status])
+    return extend_schema(summary=summary, request=request, responses=documented, tags=tags, **kwargs)
+
+
+PAGE_PARAMETERS = [
+    OpenApiParameter("page", int, description="Page number, from 1."),
+    OpenApiParameter("page_size", int, description="Items per page: default 20, at most 100."),
+]
+
+
+def without_trailing_slash(endpoints: list[tuple], **kwargs: Any) -> list[tuple]:
+    """Document paths as `/users/me`; they answer with the slash too."""
+    return [(path.rstrip("/") or "/", *rest) for path, *rest in endpoints]
