@@ -72,9 +72,10 @@ def gunicorn(workers: int = 1, **env: str) -> Iterator[str]:
         "SECRET_KEY": settings.SECRET_KEY,
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "UPLOAD_DIR": str(settings.MEDIA_ROOT),
+        # The test settings: production settings plus a fast hasher that the test factories use.
+        "DJANGO_SETTINGS_MODULE": "config.test_settings",
         **env,
     }
-    child_env.pop("DJANGO_SETTINGS_MODULE", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(workers), "-t", "60"],
         cwd=BASE_DIR,
