@@ -1,4 +1,7 @@
-"""What admins do to user accounts. Credential effects go through the tokens services."""
+"""What admins do to accounts (users through the API; users and admins through the admin site).
+
+Credential effects go through the tokens services.
+"""
 
 from typing import Any
 
@@ -7,6 +10,7 @@ from django.db import transaction
 from accounts.models import User
 from common import services as accounts
 from common.exceptions import NotFound
+from common.models import AbstractAccount
 from tokens import services as credentials
 
 
@@ -34,14 +38,14 @@ def update_user(*, user: User, data: dict[str, Any]) -> User:
     return user
 
 
-def activate(user: User) -> User:
+def activate(user: AbstractAccount) -> AbstractAccount:
     user.is_active = True
     user.save(update_fields=["is_active", "updated_at"])
     return user
 
 
 @transaction.atomic
-def block(user: User) -> User:
+def block(user: AbstractAccount) -> AbstractAccount:
     """Deactivate; every token of the user stops working at once."""
     user.is_active = False
     user.save(update_fields=["is_active", "updated_at"])
@@ -49,19 +53,19 @@ def block(user: User) -> User:
     return user
 
 
-def unlock(user: User) -> User:
+def unlock(user: AbstractAccount) -> AbstractAccount:
     user.failed_login_attempts = 0
     user.locked_until = None
     user.save(update_fields=["failed_login_attempts", "locked_until", "updated_at"])
     return user
 
 
-def delete(user: User) -> None:
+def delete(user: AbstractAccount) -> None:
     if not user.is_deleted:
         credentials.soft_delete(user)
 
 
-def restore(user: User) -> User:
+def restore(user: AbstractAccount) -> AbstractAccount:
     if user.is_deleted:
         user.restore()
     return user

@@ -129,14 +129,17 @@ SILENCED_SYSTEM_CHECKS = [
     # The embedded DatabaseCache is shared by processes but increments are not atomic:
     # a burst of concurrent attempts may overshoot the limit slightly (README).
     "django_ratelimit.E003",
-    # Admin.username is unique case-insensitively through a functional unique index.
+    # Admin.username is unique case-insensitively through a functional unique index,
+    # and AdminSiteBackend looks it up that way.
     "auth.E003",
+    "auth.W004",
     # HSTS preloading is a commitment an operator makes at hstspreload.org, not a default.
     "security.W021",
 ]
 
 # --- Accounts and passwords ---------------------------------------------------
 AUTH_USER_MODEL = "admins.Admin"
+AUTHENTICATION_BACKENDS = ["admins.backends.AdminSiteBackend"]
 PASSWORD_MIN_LENGTH = env.int("PASSWORD_MIN_LENGTH", default=6)
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",

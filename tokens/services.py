@@ -31,8 +31,11 @@ def _dummy_hash(algorithm: str) -> str:
     return make_password(secrets.token_urlsafe(16), hasher=algorithm)
 
 
-def login(*, realm: Realm, identifier: str, password: str, request: HttpRequest) -> dict[str, Any]:
-    """Check in the contract's order: find account → lockout → password → active; then open a session."""
+def verify_credentials(*, realm: Realm, identifier: str, password: str) -> AbstractAccount:
+    """Check in the contract's order: find account → lockout → password → active.
+
+    Shared by the API login and the Django admin site's login form.
+    """
     accounts = realm.model.objects
     account = accounts.alive().by_login(identifier).first()
     if account is None:
@@ -48,7 +51,15 @@ def login(*, realm: Realm, identifier: str, password: str, request: HttpRequest)
         raise InvalidCredentials()
     if not account.is_active:
         raise AccountInactive()
-    accounts.filter(pk=account.pk).update(failed_login_attempts=0, locked_until=None, last_login_at=timezone.now())
+    now = timezone.now()
+    accounts.filter(pk=account.pk).update(failed_login_attempts=0, locked_until=None, last_login_at=now)
+    account.failed_login_attempts, account.locked_until, account.last_login_at = 0, None, now
+    return account
+
+
+def login(*, realm: Realm, identifier: str, password: str, request: HttpRequest) -> dict[str, Any]:
+    """Verify the credentials and open a session: the first token pair."""
+    account = verify_credentials(realm=realm, identifier=identifier, password=password)
     return open_session(account, request)
 
 

@@ -48,7 +48,9 @@ class TestRateLimit:
     def test_user_and_admin_logins_have_separate_budgets(self, api_client, user, admin):
         for _ in range(5):
             api_client.post("/auth/login", {"username": user.username, "password": "x-wrong"})
-        assert_error(api_client.post("/auth/login", {"username": user.username, "password": PASSWORD}), 429, "RATE_LIMITED")
+        assert_error(
+            api_client.post("/auth/login", {"username": user.username, "password": PASSWORD}), 429, "RATE_LIMITED"
+        )
         assert_ok(api_client.post("/admin/auth/login", {"username": admin.username, "password": PASSWORD}))
 
     def test_forged_forwarded_for_does_not_evade_the_limit_by_default(self, api_client, realm_case):
@@ -219,7 +221,10 @@ def _count_non_429(url: str, username: str, attempts: int = 12) -> int:
 @pytest.mark.django_db(transaction=True)
 def test_rate_limit_is_shared_by_workers_and_servers(settings):
     account = UserFactory()
-    with gunicorn(workers=2, MAX_LOGIN_ATTEMPTS="100") as first, gunicorn(workers=2, MAX_LOGIN_ATTEMPTS="100") as second:
+    with (
+        gunicorn(workers=2, MAX_LOGIN_ATTEMPTS="100") as first,
+        gunicorn(workers=2, MAX_LOGIN_ATTEMPTS="100") as second,
+    ):
         servers = [first, second]
         # Alternate between the two servers (and their workers): 12 attempts, one budget.
         passed = 0

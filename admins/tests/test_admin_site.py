@@ -1,0 +1,185 @@
+"""The Django admin site at /django-admin/: Admin accounts, the API's lockout, actions through services."""
+
+import pytest
+from django.test import Client
+
+from accounts.models import User
+from accounts.tests.factories import PASSWORD, UserFactory
+from admins.models import Admin
+from admins.tests.factories import AdminFactory
+from tokens.tests.factories import PersonalAccessTokenFactory
+
+LOGIN = "/django-admin/login/"
+
+
+@pytest.fixture
+def site(admin) -> Client:
+    client = Client()
+    client.force_login(admin)
+    return client
+
+
+def post_login(client: Client, username: str, password: str):
+    return client.post(LOGIN, {"username": username, "password": password, "next": "/django-admin/"})
+
+
+def test_admin_logs_in_with_username_in_any_case(admin):
+    client = Client()
+    response = post_login(client, admin.username.upper(), PASSWORD)
+    assert response.status_code == 302
+    assert response["Location"] == "/django-admin/"
+    assert client.get("/django-admin/").status_code == 200
+
+
+def test_users_cannot_log_into_the_admin_site(db):
+    user = UserFactory()
+    response = post_login(Client(), user.username, PASSWORD)
+    assert response.status_code == 200
+    assert b"Please enter the correct" in response.content
+
+
+def test_locked_admin_is_refused_even_with_the_right_password(admin, settings):
+    client = Client()
+    for _ in range(settings.MAX_LOGIN_ATTEMPTS):
+        assert post_login(client, admin.username, "wrong-password").status_code == 200
+    admin.refresh_from_db()
+    assert admin.is_locked
+    response = post_login(client, admin.username, PASSWORD)
+    assert response.status_code == 200
+    assert b"locked after too many failed login attempts" in response.content
+    assert "_auth_user_id" not in client.session
+
+
+def test_staff_without_permissions_sees_nothing(db):
+    staff = AdminFactory(is_superuser=False)
+    client = Client()
+    client.force_login(staff)
+    index = client.get("/django-admin/")
+    assert index.status_code == 200
+    assert b"/django-admin/accounts/user/" not in index.content
+    assert client.get("/django-admin/accounts/user/").status_code == 403
+    assert client.get("/django-admin/tokens/personalaccesstoken/").status_code == 403
+
+
+def test_changelists_search_and_filters(site):
+    UserFactory(username="findme", email="findme@example.com")
+    UserFactory(username="other")
+    response = site.get("/django-admin/accounts/user/", {"q": "FINDME"})
+    assert response.status_code == 200
+    assert b"findme@example.com" in response.content
+    assert b"other@example.com" not in response.content
+    for query in ({"locked": "yes"}, {"deleted": "yes"}, {"is_active__exact": "0"}):
+        assert site.get("/django-admin/accounts/user/", query).status_code == 200
+    assert site.get("/django-admin/admins/admin/").status_code == 200
+    assert site.get("/django-admin/tokens/personalaccesstoken/").status_code == 200
+    assert site.get("/django-admin/tokens/loginsession/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("action", "check"),
+    [
+        ("action_block", lambda u: not u.is_active),
+        ("action_activate", lambda u: u.is_active),
+        ("action_unlock", lambda u: u.failed_login_attempts == 0 and u.locked_until is None),
+        ("action_delete", lambda u: u.is_deleted),
+        ("action_restore", lambda u: not u.is_deleted),
+    ],
+)
+def test_actions_go_through_the_services(site, action, check):
+    from django.utils import timezone
+
+    user = UserFactory(is_active=action != "action_activate", failed_login_attempts=5, locked_until=timezone.now())
+    if action == "action_restore":
+        user.soft_delete()
+    response = site.post("/django-admin/accounts/user/", {"action": action, "_selected_action": [user.pk]})
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert check(user)
+
+
+def test_block_action_revokes_tokens(site):
+    user = UserFactory()
+    token = PersonalAccessTokenFactory(owner=user)
+    site.post("/django-admin/accounts/user/", {"action": "action_block", "_selected_action": [user.pk]})
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+
+
+def test_revoke_all_tokens_action(site):
+    user = UserFactory()
+    token = PersonalAccessTokenFactory(owner=user)
+    site.post(
+        "/django-admin/accounts/user/", {"action": "action_revoke_all_credentials", "_selected_action": [user.pk]}
+    )
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+    user.refresh_from_db()
+    assert user.is_active
+
+
+def test_add_user_hashes_and_validates_the_password(site):
+    weak = site.post(
+        "/django-admin/accounts/user/add/",
+        {"username": "weakling", "name": "W", "email": "w@example.com", "password1": "123", "password2": "123"},
+    )
+    assert weak.status_code == 200
+    assert not User.objects.filter(username="weakling").exists()
+    response = site.post(
+        "/django-admin/accounts/user/add/",
+        {
+            "username": "newbie",
+            "name": "New Bie",
+            "email": "NewBie@Example.com",
+            "password1": "a-long-passphrase",
+            "password2": "a-long-passphrase",
+        },
+    )
+    assert response.status_code == 302
+    created = User.objects.get(username="newbie")
+    assert created.email == "newbie@example.com"
+    assert created.password != "a-long-passphrase"
+    assert created.check_password("a-long-passphrase")
+
+
+def test_add_user_with_taken_username_in_other_case_is_refused(site):
+    UserFactory(username="taken")
+    response = site.post(
+        "/django-admin/accounts/user/add/",
+        {
+            "username": "TAKEN",
+            "name": "T",
+            "email": "t2@example.com",
+            "password1": "a-long-passphrase",
+            "password2": "a-long-passphrase",
+        },
+    )
+    assert response.status_code == 200
+    assert User.objects.filter(username__iexact="taken").count() == 1
+
+
+def test_change_form_and_password_form_render(site):
+    user = UserFactory()
+    assert site.get(f"/django-admin/accounts/user/{user.pk}/change/").status_code == 200
+    assert site.get(f"/django-admin/accounts/user/{user.pk}/password/").status_code == 200
+    response = site.post(
+        f"/django-admin/accounts/user/{user.pk}/password/",
+        {"password1": "another-long-passphrase", "password2": "another-long-passphrase", "usable_password": "true"},
+    )
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.check_password("another-long-passphrase")
+
+
+def test_token_digest_is_read_only_and_tokens_cannot_be_added(site):
+    token = PersonalAccessTokenFactory()
+    page = site.get(f"/django-admin/tokens/personalaccesstoken/{token.pk}/change/")
+    assert page.status_code == 200
+    assert b'name="digest"' not in page.content
+    assert site.get("/django-admin/tokens/personalaccesstoken/add/").status_code == 403
+
+
+def test_soft_deleted_admin_loses_the_admin_site_session(site, admin):
+    admin.soft_delete()
+    response = site.get("/django-admin/")
+    assert response.status_code == 302
+    assert Admin.objects.filter(pk=admin.pk).exists()
