@@ -1,6 +1,8 @@
 """The envelope for paths outside DRF: unknown URLs and unexpected errors."""
 
-from django.http import Http404, HttpRequest, JsonResponse
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.static import serve
 
 from common.exceptions import Forbidden, InternalError, ValidationFailed, json_error_response
 
@@ -19,3 +21,8 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Jso
 
 def forbidden(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     return json_error_response(Forbidden(), getattr(request, "request_id", None))
+
+
+def media(request: HttpRequest, path: str) -> HttpResponse:
+    """Uploaded avatars, served by the service itself unless SERVE_MEDIA=false."""
+    return serve(request, path, document_root=settings.MEDIA_ROOT)

@@ -1,12 +1,12 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, re_path
-from django.views.static import serve
 from drf_spectacular.renderers import OpenApiJsonRenderer, OpenApiYamlRenderer
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from common.health import HealthApi
 from common.urls import api_path
+from common.views import media as media_view
 
 urlpatterns = [
     re_path(r"^django-admin/", admin.site.urls),
@@ -22,13 +22,7 @@ urlpatterns = [
 if settings.SERVE_MEDIA:
     # Avatars are served by the service itself unless a web server in front does it.
     media = settings.MEDIA_URL.strip("/")
-    urlpatterns.append(
-        re_path(
-            rf"^{media}/(?P<path>avatars/[A-Za-z0-9_-]+\.(?:jpg|png|webp))$",
-            serve,
-            {"document_root": settings.MEDIA_ROOT},
-        )
-    )
+    urlpatterns.append(re_path(rf"^{media}/(?P<path>avatars/[A-Za-z0-9_-]+\.(?:jpg|png|webp))$", media_view))
 
 handler404 = "common.views.not_found"
 handler500 = "common.views.server_error"

@@ -1,0 +1,189 @@
+"""The avatar pipeline: real JPEG/PNG/WebP only, re-encoded, random names, nothing left behind."""
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from accounts.models import User
+from accounts.tests.images import huge_single_colour_png, image_bytes, jpeg_with_gps, upload
+from common.testing import assert_error, assert_ok, bearer
+
+
+def files_in(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+def register(client, avatar, username="pic"):
+    return client.post(
+        "/auth/register",
+        {
+            "username": username,
+            "name": "Pic",
+            "email": f"{username}@example.com",
+            "password": "a-long-passphrase",
+            "avatar": avatar,
+        },
+        format="multipart",
+    )
+
+
+@pytest.fixture
+def media(settings) -> Path:
+    return Path(settings.MEDIA_ROOT)
+
+
+@pytest.mark.django_db
+class TestAccepted:
+    @pytest.mark.parametrize(
+        ("fmt", "ext", "content_type"),
+        [("PNG", "png", "image/png"), ("JPEG", "jpg", "image/jpeg"), ("WEBP", "webp", "image/webp")],
+    )
+    def test_real_images_are_accepted_and_re_encoded(self, api_client, media, fmt, ext, content_type):
+        original = image_bytes(fmt)
+        data = assert_ok(register(api_client, upload(original, f"../../etc/evil.{ext}", content_type)), 201)
+        stored = files_in(media)
+        assert len(stored) == 1
+        name = stored[0]
+        assert name.startswith("avatars/") and name.endswith(f".{ext}") and "evil" not in name
+        assert data["avatar_url"] == f"http://testserver/media/{name}"
+        with Image.open(media / name) as image:
+            assert image.format == fmt
+            assert image.size == (64, 48)
+
+    def test_name_and_declared_type_do_not_matter_only_content(self, api_client, media):
+        data = assert_ok(register(api_client, upload(image_bytes("PNG"), "photo.gif", "application/octet-stream")), 201)
+        assert data["avatar_url"].endswith(".png")
+
+    def test_exif_and_gps_do_not_survive(self, api_client, media):
+        source = jpeg_with_gps()
+        assert Image.open(io.BytesIO(source)).getexif().get_ifd(0x8825)
+        assert_ok(register(api_client, upload(source, "gps.jpg", "image/jpeg")), 201)
+        (name,) = files_in(media)
+        with Image.open(media / name) as image:
+            exif = image.getexif()
+            assert not exif.get_ifd(0x8825)
+            assert 0x010F not in exif
+        assert b"Spy Camera" not in (media / name).read_bytes()
+
+    def test_avatar_is_served_by_the_service(self, api_client, media):
+        data = assert_ok(register(api_client, upload(image_bytes("PNG"))), 201)
+        response = api_client.get(data["avatar_url"].removeprefix("http://testserver"))
+        assert response.status_code == 200
+        assert response["Content-Type"] == "image/png"
+        assert b"".join(response.streaming_content).startswith(b"\x89PNG")
+
+
+def php_appended_png() -> bytes:
+    return image_bytes("PNG") + b"<?php system($_GET['cmd']); ?>"
+
+
+def truncated_png() -> bytes:
+    noisy = io.BytesIO()
+    Image.frombytes("RGB", (256, 256), os.urandom(256 * 256 * 3)).save(noisy, "PNG")
+    return noisy.getvalue()[: len(noisy.getvalue()) // 2]
+
+
+@pytest.mark.django_db
+class TestRejected:
+    @pytest.mark.parametrize(
+        ("make", "name", "content_type"),
+        [
+            (lambda: b"just some text, honest", "notes.png", "image/png"),
+            (
+                lambda: b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+                "x.svg",
+                "image/svg+xml",
+            ),
+            (lambda: image_bytes("GIF"), "anim.gif", "image/gif"),
+            (lambda: image_bytes("BMP"), "old.bmp", "image/bmp"),
+            (truncated_png, "cut.png", "image/png"),
+            (php_appended_png, "shell.png", "image/png"),
+            (lambda: image_bytes("JPEG") + b"<?php echo 1; ?>", "shell.jpg", "image/jpeg"),
+            (lambda: image_bytes("WEBP") + b"<?php echo 1; ?>", "shell.webp", "image/webp"),
+            (huge_single_colour_png, "bomb.png", "image/png"),
+            (lambda: b"", "empty.png", "image/png"),
+        ],
+    )
+    def test_bad_files_are_400_and_leave_nothing(self, api_client, media, make, name, content_type):
+        details = assert_error(register(api_client, upload(make(), name, content_type)), 400, "VALIDATION_ERROR")
+        assert "avatar" in details
+        assert files_in(media) == []
+        assert User.objects.count() == 0
+
+    def test_file_over_the_limit_is_413(self, api_client, media, settings):
+        settings.MAX_UPLOAD_MB = 1
+        big = image_bytes("PNG") + b"\0" * (1024 * 1024 + 1)
+        assert_error(register(api_client, upload(big)), 413, "PAYLOAD_TOO_LARGE")
+        assert files_in(media) == []
+        assert User.objects.count() == 0
+
+    def test_conflict_after_a_valid_avatar_leaves_no_file(self, api_client, media):
+        assert_ok(register(api_client, upload(image_bytes("PNG")), username="first"), 201)
+        before = files_in(media)
+        response = api_client.post(
+            "/auth/register",
+            {
+                "username": "FIRST",
+                "name": "x",
+                "email": "other@example.com",
+                "password": "a-long-passphrase",
+                "avatar": upload(image_bytes("PNG")),
+            },
+            format="multipart",
+        )
+        assert_error(response, 409, "CONFLICT")
+        assert files_in(media) == before
+
+
+@pytest.mark.django_db
+class TestProfileAvatar:
+    def token(self, client, user):
+        from accounts.tests.factories import PASSWORD
+
+        return assert_ok(client.post("/auth/login", {"username": user.username, "password": PASSWORD}))["access_token"]
+
+    def test_replace_then_delete_removes_old_files(self, api_client, media, user):
+        token = self.token(api_client, user)
+        first = assert_ok(
+            api_client.patch("/users/me", {"avatar": upload(image_bytes("PNG"))}, format="multipart", **bearer(token))
+        )
+        (first_name,) = files_in(media)
+        second = assert_ok(
+            api_client.put(
+                "/users/me",
+                {"avatar": upload(image_bytes("JPEG"), "b.jpg", "image/jpeg")},
+                format="multipart",
+                **bearer(token),
+            )
+        )
+        assert second["avatar_url"] != first["avatar_url"]
+        (second_name,) = files_in(media)
+        assert second_name != first_name and second_name.endswith(".jpg")
+        data = assert_ok(api_client.delete("/users/me/avatar", **bearer(token)))
+        assert data["avatar_url"] is None
+        assert files_in(media) == []
+
+    def test_rejected_replacement_keeps_the_old_avatar(self, api_client, media, user):
+        token = self.token(api_client, user)
+        assert_ok(
+            api_client.patch("/users/me", {"avatar": upload(image_bytes("PNG"))}, format="multipart", **bearer(token))
+        )
+        before = files_in(media)
+        response = api_client.patch(
+            "/users/me", {"avatar": upload(b"nope", "x.png"), "name": "Changed"}, format="multipart", **bearer(token)
+        )
+        assert_error(response, 400, "VALIDATION_ERROR")
+        assert files_in(media) == before
+        user.refresh_from_db()
+        assert user.avatar.name == before[0] and user.name != "Changed"
+
+    def test_soft_deleted_account_keeps_its_file(self, api_client, media, user):
+        token = self.token(api_client, user)
+        assert_ok(
+            api_client.patch("/users/me", {"avatar": upload(image_bytes("PNG"))}, format="multipart", **bearer(token))
+        )
+        assert_ok(api_client.delete("/users/me", **bearer(token)))
+        assert len(files_in(media)) == 1
