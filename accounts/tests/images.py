@@ -28,7 +28,7 @@ def jpeg_with_gps() -> bytes:
 
 
 def huge_single_colour_png() -> bytes:
-    """12000×12000 pixels (144 MP): small on disk, a decompression bomb in memory."""
+    """12000 x 12000 pixels (144 MP): small on disk, a decompression bomb in memory."""
     out = io.BytesIO()
     Image.new("1", (12000, 12000), 1).save(out, "PNG")
     return out.getvalue()

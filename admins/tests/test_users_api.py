@@ -1,0 +1,224 @@
+"""User management by admins (API.md §7)."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.tests.factories import PASSWORD, UserFactory
+from common.testing import assert_error, assert_ok, bearer
+from tokens.tests.factories import PersonalAccessTokenFactory
+
+MANAGED_KEYS = {
+    "id", "username", "name", "email", "phone", "avatar_url", "is_active", "created_at", "last_login_at",
+    "failed_login_attempts", "is_locked", "locked_until", "deleted_at",
+}  # fmt: skip
+
+
+@pytest.fixture
+def auth(admin_token):
+    return bearer(admin_token)
+
+
+def listing(client, auth, **params):
+    return assert_ok(client.get("/admin/users", params, **auth))
+
+
+class TestList:
+    def test_pagination_totals_and_pages(self, api_client, auth):
+        UserFactory.create_batch(57)
+        page = listing(api_client, auth)
+        assert (page["page"], page["page_size"], page["total"], page["pages"]) == (1, 20, 57, 3)
+        assert len(page["items"]) == 20
+        assert set(page["items"][0]) == MANAGED_KEYS
+        last = listing(api_client, auth, page=3)
+        assert len(last["items"]) == 17
+        assert listing(api_client, auth, page=4)["items"] == []
+        assert listing(api_client, auth, page_size=1000)["page_size"] == 100
+
+    @pytest.mark.parametrize(
+        "params",
+        [
+            {"page": 0},
+            {"page": -1},
+            {"page": "x"},
+            {"page_size": 0},
+            {"page_size": "many"},
+            {"ordering": "password"},
+            {"ordering": "-name"},
+            {"is_active": "maybe"},
+            {"deleted": "all"},
+        ],
+    )
+    def test_bad_parameters_are_400(self, api_client, auth, params):
+        assert_error(api_client.get("/admin/users", params, **auth), 400, "VALIDATION_ERROR")
+
+    def test_search_by_part_of_an_email_in_upper_case(self, api_client, auth):
+        UserFactory(email="carol.jones@corp.example")
+        UserFactory(email="dave@other.example")
+        page = listing(api_client, auth, search="JONES@CORP")
+        assert [u["email"] for u in page["items"]] == ["carol.jones@corp.example"]
+
+    def test_search_by_username_name_and_phone(self, api_client, auth):
+        UserFactory(username="zed", name="Zed Zebra", phone="+15557654321")
+        UserFactory(username="amy", name="Amy")
+        for term in ("ZE", "zebra", "765432"):
+            assert [u["username"] for u in listing(api_client, auth, search=term)["items"]] == ["zed"]
+
+    @pytest.mark.parametrize("field", ["id", "username", "email", "created_at"])
+    def test_each_ordering(self, api_client, auth, field):
+        for i, name in enumerate(["mike", "alpha", "zulu"]):
+            user = UserFactory(username=name, email=f"{name}@example.com")
+            User.objects.filter(pk=user.pk).update(created_at=timezone.now() - timedelta(days=[2, 0, 1][i]))
+        ascending = [u[field] for u in listing(api_client, auth, ordering=field)["items"]]
+        descending = [u[field] for u in listing(api_client, auth, ordering=f"-{field}")["items"]]
+        assert ascending == sorted(ascending)
+        assert descending == sorted(ascending, reverse=True)
+
+    def test_is_active_and_deleted_filters(self, api_client, auth):
+        active = UserFactory()
+        blocked = UserFactory(is_active=False)
+        gone = UserFactory()
+        gone.soft_delete()
+
+        def ids(**params):
+            return {u["id"] for u in listing(api_client, auth, **params)["items"]}
+
+        assert ids() == {active.pk, blocked.pk}
+        assert ids(is_active="true") == {active.pk}
+        assert ids(is_active="false") == {blocked.pk}
+        assert ids(deleted="include") == {active.pk, blocked.pk, gone.pk}
+        assert ids(deleted="only") == {gone.pk}
+
+    def test_user_token_is_401(self, api_client, user_token):
+        assert_error(api_client.get("/admin/users", **bearer(user_token)), 401, "INVALID_TOKEN")
+
+    def test_no_token_is_401(self, api_client, db):
+        assert_error(api_client.get("/admin/users"), 401, "NOT_AUTHENTICATED")
+
+    def test_query_count_does_not_grow_with_page_size(self, api_client, auth, django_assert_num_queries):
+        UserFactory.create_batch(30)
+        with django_assert_num_queries(3):  # authentication, count, page
+            listing(api_client, auth, page_size=5)
+        with django_assert_num_queries(3):
+            listing(api_client, auth, page_size=30)
+
+
+class TestDetail:
+    def test_get_includes_soft_deleted(self, api_client, auth):
+        user = UserFactory()
+        user.soft_delete()
+        data = assert_ok(api_client.get(f"/admin/users/{user.pk}", **auth))
+        assert set(data) == MANAGED_KEYS
+        assert data["deleted_at"] is not None
+
+    def test_unknown_id_is_404(self, api_client, auth):
+        assert_error(api_client.get("/admin/users/999999", **auth), 404, "NOT_FOUND")
+
+    def test_update_fields(self, api_client, auth):
+        user = UserFactory()
+        data = assert_ok(
+            api_client.patch(
+                f"/admin/users/{user.pk}",
+                {"name": "Renamed", "email": "NEW@x.example", "phone": "+15550009999"},
+                format="json",
+                **auth,
+            )
+        )
+        assert (data["name"], data["email"], data["phone"]) == ("Renamed", "new@x.example", "+15550009999")
+
+    def test_update_conflict_is_409(self, api_client, auth):
+        UserFactory(username="taken")
+        user = UserFactory()
+        details = assert_error(
+            api_client.put(f"/admin/users/{user.pk}", {"username": "TAKEN"}, format="json", **auth), 409, "CONFLICT"
+        )
+        assert set(details) == {"username"}
+
+    def test_setting_a_password_revokes_the_users_sessions(self, api_client, auth, login):
+        user = UserFactory()
+        pair = login(user)
+        assert_ok(
+            api_client.patch(f"/admin/users/{user.pk}", {"password": "brand-new-passphrase"}, format="json", **auth)
+        )
+        assert_error(api_client.get("/users/me", **bearer(pair["access_token"])), 401, "INVALID_TOKEN")
+        assert_ok(api_client.post("/auth/login", {"username": user.username, "password": "brand-new-passphrase"}))
+
+    def test_weak_password_is_400(self, api_client, auth):
+        user = UserFactory()
+        details = assert_error(
+            api_client.patch(f"/admin/users/{user.pk}", {"password": "123"}, format="json", **auth),
+            400,
+            "VALIDATION_ERROR",
+        )
+        assert "password" in details
+
+    def test_is_active_false_blocks(self, api_client, auth, login):
+        user = UserFactory()
+        pair = login(user)
+        data = assert_ok(api_client.put(f"/admin/users/{user.pk}", {"is_active": False}, format="json", **auth))
+        assert data["is_active"] is False
+        assert_error(api_client.get("/users/me", **bearer(pair["access_token"])), 401, "INVALID_TOKEN")
+
+    def test_delete_and_restore_round_trip(self, api_client, auth, login):
+        user = UserFactory()
+        pair = login(user)
+        assert assert_ok(api_client.delete(f"/admin/users/{user.pk}", **auth)) is None
+        assert_error(api_client.get("/users/me", **bearer(pair["access_token"])), 401, "INVALID_TOKEN")
+        assert_error(
+            api_client.post("/auth/login", {"username": user.username, "password": PASSWORD}),
+            401,
+            "INVALID_CREDENTIALS",
+        )
+        assert user.pk not in {u["id"] for u in listing(api_client, auth)["items"]}
+        data = assert_ok(api_client.patch(f"/admin/users/{user.pk}/restore", **auth))
+        assert data["deleted_at"] is None
+        assert_ok(api_client.post("/auth/login", {"username": user.username, "password": PASSWORD}))
+        # The old session stays dead after a restore.
+        assert_error(api_client.get("/users/me", **bearer(pair["access_token"])), 401, "INVALID_TOKEN")
+
+
+class TestActions:
+    def test_block_kills_access_token_and_pat_at_once_then_login_is_403(self, api_client, auth, login):
+        user = UserFactory()
+        pair = login(user)
+        pat = PersonalAccessTokenFactory(owner=user)
+        data = assert_ok(api_client.patch(f"/admin/users/{user.pk}/block", **auth))
+        assert data["is_active"] is False
+        assert_error(api_client.get("/users/me", **bearer(pair["access_token"])), 401, "INVALID_TOKEN")
+        assert_error(api_client.get("/users/me", **bearer(pat.secret)), 401, "INVALID_TOKEN")
+        assert_error(
+            api_client.post("/auth/login", {"username": user.username, "password": PASSWORD}), 403, "ACCOUNT_INACTIVE"
+        )
+
+    def test_activate_restores_login(self, api_client, auth):
+        user = UserFactory(is_active=False)
+        assert assert_ok(api_client.patch(f"/admin/users/{user.pk}/activate", **auth))["is_active"] is True
+        assert_ok(api_client.post("/auth/login", {"username": user.username, "password": PASSWORD}))
+
+    def test_unlock_clears_a_lockout(self, api_client, auth):
+        user = UserFactory()
+        for i in range(5):
+            api_client.post("/auth/login", {"username": user.username, "password": "wrong"}, REMOTE_ADDR=f"10.7.0.{i}")
+        locked = assert_ok(api_client.get(f"/admin/users/{user.pk}", **auth))
+        assert locked["is_locked"] is True and locked["failed_login_attempts"] == 5 and locked["locked_until"]
+        data = assert_ok(api_client.patch(f"/admin/users/{user.pk}/unlock", **auth))
+        assert (data["is_locked"], data["failed_login_attempts"], data["locked_until"]) == (False, 0, None)
+        assert_ok(
+            api_client.post("/auth/login", {"username": user.username, "password": PASSWORD}, REMOTE_ADDR="10.7.1.1")
+        )
+
+    @pytest.mark.parametrize("action", ["activate", "block", "unlock", "restore"])
+    def test_actions_on_unknown_user_are_404(self, api_client, auth, action):
+        assert_error(api_client.patch(f"/admin/users/424242/{action}", **auth), 404, "NOT_FOUND")
+
+    def test_actions_need_patch(self, api_client, auth):
+        user = UserFactory()
+        assert_error(api_client.post(f"/admin/users/{user.pk}/block", **auth), 405, "METHOD_NOT_ALLOWED")
+
+    def test_user_token_cannot_act(self, api_client, user_token):
+        other = UserFactory()
+        assert_error(api_client.patch(f"/admin/users/{other.pk}/block", **bearer(user_token)), 401, "INVALID_TOKEN")
+        other.refresh_from_db()
+        assert other.is_active
