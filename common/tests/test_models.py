@@ -1,0 +1,112 @@
+"""The account model: database-enforced uniqueness, soft delete, atomic failure counting."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.tests.factories import UserFactory
+from admins.models import Admin
+from admins.tests.factories import AdminFactory
+from tokens.models import PersonalAccessToken
+
+
+@pytest.mark.parametrize("model_factory", [UserFactory, AdminFactory])
+class TestUniqueness:
+    def test_username_is_unique_case_insensitively_in_the_database(self, db, model_factory):
+        model_factory(username="Alice")
+        with pytest.raises(IntegrityError), transaction.atomic():
+            model_factory(username="aLICE")
+
+    def test_email_is_unique_case_insensitively_in_the_database(self, db, model_factory):
+        model_factory(email="bob@example.com")
+        with pytest.raises(IntegrityError), transaction.atomic():
+            model_factory.create(email="BOB@example.com")
+
+    def test_phone_is_unique_when_set_and_many_may_be_null(self, db, model_factory):
+        model_factory(phone=None)
+        model_factory(phone=None)
+        model_factory(phone="+15551234567")
+        with pytest.raises(IntegrityError), transaction.atomic():
+            model_factory(phone="+15551234567")
+
+
+def test_users_and_admins_are_separate_tables(db):
+    UserFactory(username="same", email="same@example.com")
+    AdminFactory(username="same", email="same@example.com")
+    assert User.objects.count() == Admin.objects.count() == 1
+
+
+def test_lookups_are_case_insensitive(db):
+    user = UserFactory(username="Carol", email="carol@example.com", phone="+15550001111")
+    assert User.objects.by_username("CAROL").get() == user
+    assert User.objects.by_email("Carol@Example.COM").get() == user
+    assert User.objects.by_login("carol@EXAMPLE.com").get() == user
+    assert User.objects.by_login("carol").get() == user
+    assert User.objects.by_phone("+15550001111").get() == user
+
+
+def test_soft_delete_and_restore(db):
+    user = UserFactory()
+    user.soft_delete()
+    assert user.is_deleted
+    assert not User.objects.alive().filter(pk=user.pk).exists()
+    assert User.objects.deleted().filter(pk=user.pk).exists()
+    user.restore()
+    user.refresh_from_db()
+    assert not user.is_deleted and user.deleted_at is None
+    assert User.objects.alive().filter(pk=user.pk).exists()
+
+
+def test_record_failed_login_locks_at_the_limit_without_extending(db):
+    user = UserFactory()
+    for _ in range(4):
+        User.objects.record_failed_login(user.pk, max_attempts=5, lock_for=timedelta(minutes=30))
+    user.refresh_from_db()
+    assert user.failed_login_attempts == 4 and user.locked_until is None
+    User.objects.record_failed_login(user.pk, max_attempts=5, lock_for=timedelta(minutes=30))
+    user.refresh_from_db()
+    first_lock = user.locked_until
+    assert user.is_locked and user.failed_login_attempts == 5
+    User.objects.record_failed_login(user.pk, max_attempts=5, lock_for=timedelta(minutes=30))
+    user.refresh_from_db()
+    assert user.locked_until == first_lock
+
+
+def test_clear_expired_lock_only_touches_expired_locks(db):
+    active = UserFactory(failed_login_attempts=5, locked_until=timezone.now() + timedelta(minutes=5))
+    expired = UserFactory(failed_login_attempts=5, locked_until=timezone.now() - timedelta(minutes=5))
+    assert User.objects.clear_expired_lock(active.pk) == 0
+    assert User.objects.clear_expired_lock(expired.pk) == 1
+    expired.refresh_from_db()
+    assert expired.failed_login_attempts == 0 and expired.locked_until is None
+
+
+def test_token_needs_exactly_one_owner(db):
+    user, admin = UserFactory(), AdminFactory()
+    for owners in ({}, {"user": user, "admin": admin}):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            PersonalAccessToken.objects.create(name="x", digest=f"d{len(owners)}", **owners)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_failed_attempt_increment_is_exact_under_concurrency(postgres_only):
+    user = UserFactory()
+    barrier = threading.Barrier(10)
+
+    def hammer() -> None:
+        barrier.wait()
+        for _ in range(20):
+            User.objects.record_failed_login(user.pk, max_attempts=10_000, lock_for=timedelta(minutes=1))
+        connection.close()
+
+    threads = [threading.Thread(target=hammer) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    user.refresh_from_db()
+    assert user.failed_login_attempts == 200
