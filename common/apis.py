@@ -8,7 +8,8 @@ from common.realms import Realm
 
 
 class RealmApi(APIView):
-    """An API of one realm; `realm` and the authentication class come from `as_view(...)`."""
+    # An API of one realm: `realm` and the authentication class come from a subclass or
+    # `as_view(...)`. (A comment, not a docstring: OpenAPI descriptions would inherit it.)
 
     realm: Realm = None  # type: ignore[assignment]  # set by a subclass or as_view(realm=...)
 

@@ -1,0 +1,106 @@
+"""Operators' tools seen in a real headless Chromium: the admin site, Swagger UI, the browsable API.
+
+Screenshots land in test-artifacts/ (gitignored).
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from accounts.models import User
+from accounts.tests.factories import PASSWORD, UserFactory
+from admins.tests.factories import AdminFactory
+from tokens.services import open_session
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed (apt-get install chromium); browser tests skipped")
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls made by the
+    # tests around it are still plain synchronous calls.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with playwright_api.sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+def test_admin_site_login_and_block_a_user(browser, live_server):
+    admin = AdminFactory()
+    user = UserFactory(username="blockme")
+    page = browser.new_page()
+    page.goto(f"{live_server.url}/django-admin/login/")
+    page.fill("#id_username", admin.username)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{live_server.url}/django-admin/")
+    page.goto(f"{live_server.url}/django-admin/accounts/user/?q=blockme")
+    page.check(f"input[name=_selected_action][value='{user.pk}']")
+    page.select_option("select[name=action]", "action_block")
+    page.click("button[name=index]")
+    page.wait_for_selector("text=1 account(s) blocked.")
+    page.screenshot(path=str(ARTIFACTS / "admin-site-block.png"), full_page=True)
+    user.refresh_from_db()
+    assert user.is_active is False
+
+
+def test_swagger_ui_authorizes_and_calls_users_me(browser, live_server):
+    user = UserFactory(username="swaggeruser")
+    token = open_session(user, None)["access_token"]
+    page = browser.new_page()
+    page.goto(f"{live_server.url}/docs")
+    page.wait_for_selector("button.authorize")
+    page.click("button.authorize")
+    dialog = page.locator(".dialog-ux")
+    section = dialog.locator(".auth-container", has_text="UserBearer")
+    section.locator("input").fill(token)
+    section.locator("button.authorize").click()
+    dialog.locator("button.btn-done").first.click()
+    operation = page.locator("#operations-users-users_me_retrieve")
+    operation.locator(".opblock-summary").click()
+    operation.locator("button.try-out__btn").click()
+    operation.locator("button.execute").click()
+    status = operation.locator(".live-responses-table tr.response .response-col_status").first
+    status.wait_for()
+    assert status.inner_text().strip() == "200"
+    body = operation.locator(".live-responses-table tr.response .response-col_description pre").first.inner_text()
+    assert '"username": "swaggeruser"' in body and '"success": true' in body
+    page.screenshot(path=str(ARTIFACTS / "swagger-users-me.png"), full_page=True)
+
+
+def test_browsable_api_renders_users_me(browser, live_server):
+    user = UserFactory(username="htmluser")
+    token = open_session(user, None)["access_token"]
+    context = browser.new_context(extra_http_headers={"Authorization": f"Bearer {token}"})
+    page = context.new_page()
+    response = page.goto(f"{live_server.url}/users/me")
+    assert response.status == 200
+    assert response.headers["content-type"].startswith("text/html")
+    content = page.inner_text("body")
+    assert '"success": true' in content and '"username": "htmluser"' in content
+    page.screenshot(path=str(ARTIFACTS / "browsable-users-me.png"), full_page=True)
+    context.close()
+    assert User.objects.filter(username="htmluser").exists()
+    assert os.path.exists(ARTIFACTS / "browsable-users-me.png")
