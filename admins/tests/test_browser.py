@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import connections
 
 from accounts.models import User
 from accounts.tests.factories import PASSWORD, UserFactory
 from admins.tests.factories import AdminFactory
+from common.testing import gunicorn
 from tokens.services import open_session
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -31,6 +33,13 @@ FLAGS = [
 
 
 @pytest.fixture
+def server() -> str:
+    """A real gunicorn server on the test database."""
+    with gunicorn(workers=2) as url:
+        yield url
+
+
+@pytest.fixture
 def browser(monkeypatch):
     if not Path(CHROMIUM).exists():
         pytest.skip("Chromium is not installed (apt-get install chromium); browser tests skipped")
@@ -45,18 +54,20 @@ def browser(monkeypatch):
             yield instance
         finally:
             instance.close()
+            # ORM calls made while Playwright's loop runs get their own connections; close them.
+            connections.close_all()
 
 
-def test_admin_site_login_and_block_a_user(browser, live_server):
+def test_admin_site_login_and_block_a_user(browser, server):
     admin = AdminFactory()
     user = UserFactory(username="blockme")
     page = browser.new_page()
-    page.goto(f"{live_server.url}/django-admin/login/")
+    page.goto(f"{server}/django-admin/login/")
     page.fill("#id_username", admin.username)
     page.fill("#id_password", PASSWORD)
     page.click("input[type=submit]")
-    page.wait_for_url(f"{live_server.url}/django-admin/")
-    page.goto(f"{live_server.url}/django-admin/accounts/user/?q=blockme")
+    page.wait_for_url(f"{server}/django-admin/")
+    page.goto(f"{server}/django-admin/accounts/user/?q=blockme")
     page.check(f"input[name=_selected_action][value='{user.pk}']")
     page.select_option("select[name=action]", "action_block")
     page.click("button[name=index]")
@@ -66,11 +77,11 @@ def test_admin_site_login_and_block_a_user(browser, live_server):
     assert user.is_active is False
 
 
-def test_swagger_ui_authorizes_and_calls_users_me(browser, live_server):
+def test_swagger_ui_authorizes_and_calls_users_me(browser, server):
     user = UserFactory(username="swaggeruser")
     token = open_session(user, None)["access_token"]
     page = browser.new_page()
-    page.goto(f"{live_server.url}/docs")
+    page.goto(f"{server}/docs")
     page.wait_for_selector("button.authorize")
     page.click("button.authorize")
     dialog = page.locator(".dialog-ux")
@@ -90,12 +101,12 @@ def test_swagger_ui_authorizes_and_calls_users_me(browser, live_server):
     page.screenshot(path=str(ARTIFACTS / "swagger-users-me.png"), full_page=True)
 
 
-def test_browsable_api_renders_users_me(browser, live_server):
+def test_browsable_api_renders_users_me(browser, server):
     user = UserFactory(username="htmluser")
     token = open_session(user, None)["access_token"]
     context = browser.new_context(extra_http_headers={"Authorization": f"Bearer {token}"})
     page = context.new_page()
-    response = page.goto(f"{live_server.url}/users/me")
+    response = page.goto(f"{server}/users/me")
     assert response.status == 200
     assert response.headers["content-type"].startswith("text/html")
     content = page.inner_text("body")
