@@ -134,3 +134,39 @@ class TestOverHttp:
         monkeypatch.setattr(CursorWrapper, "execute", down)
         details = assert_error(api_client.get("/health"), 503, "SERVICE_UNAVAILABLE")
         assert details == {"database": "unavailable"}
+
+
+@pytest.mark.django_db
+class TestDebugOnStillJson:
+    @pytest.fixture(autouse=True)
+    def debug(self, settings):
+        settings.DEBUG = True
+
+    def test_unknown_path_is_json_even_with_debug(self, api_client):
+        response = api_client.get("/no/such/path", HTTP_ACCEPT="text/html")
+        assert_error(response, 404, "NOT_FOUND")
+        assert b"<html" not in response.content.lower()
+
+    def test_server_error_is_json_even_with_debug(self, api_client, monkeypatch):
+        def explode(*args, **kwargs):
+            raise RuntimeError("kaboom with secrets")
+
+        monkeypatch.setattr("common.health._cache_status", explode)
+        response = api_client.get("/health", HTTP_ACCEPT="text/html")
+        details = assert_error(response, 500, "INTERNAL_ERROR")
+        assert set(details) == {"request_id"}
+        assert b"kaboom" not in response.content
+
+
+@pytest.mark.django_db
+def test_body_over_the_size_limit_is_413_before_it_is_read(api_client, settings):
+    settings.MAX_UPLOAD_MB = 1
+    body = b"{" + b" " * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1024 * 1024 + 10) + b"}"
+    assert_error(api_client.post("/auth/login", body, content_type="application/json"), 413, "PAYLOAD_TOO_LARGE")
+
+
+@pytest.mark.django_db
+def test_json_body_over_data_upload_limit_is_413(api_client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    body = '{"username": "' + "a" * 2048 + '", "password": "x"}'
+    assert_error(api_client.post("/auth/login", body, content_type="application/json"), 413, "PAYLOAD_TOO_LARGE")

@@ -103,3 +103,9 @@ def test_deploy_check_is_clean_with_production_settings():
         timeout=60,
     )
     assert result.returncode == 0, result.stderr + result.stdout
+
+
+def test_unsupported_algorithm_is_refused():
+    result = run_with({"SECRET_KEY": "k" * 40, "ALGORITHM": "none"})
+    assert result.returncode == 1
+    assert "ALGORITHM must be" in result.stderr and "Traceback" not in result.stderr

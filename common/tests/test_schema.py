@@ -1,0 +1,68 @@
+"""/schema is a valid OpenAPI 3 document describing every endpoint, envelope and bearer scheme; /docs serves it."""
+
+import pytest
+from openapi_spec_validator import validate
+
+PATHS = {
+    "/auth/register", "/auth/login", "/auth/refresh", "/auth/logout",
+    "/users/me", "/users/me/avatar", "/users/me/password", "/users/me/tokens", "/users/me/tokens/{token_id}",
+    "/admin/auth/register", "/admin/auth/login", "/admin/auth/refresh", "/admin/auth/logout",
+    "/admin/me", "/admin/me/password", "/admin/me/tokens", "/admin/me/tokens/{token_id}",
+    "/admin/users", "/admin/users/{user_id}", "/admin/users/{user_id}/activate", "/admin/users/{user_id}/block",
+    "/admin/users/{user_id}/unlock", "/admin/users/{user_id}/restore", "/health",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def schema(django_db_blocker):
+    from rest_framework.test import APIClient
+
+    with django_db_blocker.unblock():
+        response = APIClient().get("/schema")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/vnd.oai.openapi+json")
+    return response.json()
+
+
+def test_schema_validates_as_openapi_3(schema):
+    assert schema["openapi"].startswith("3.")
+    validate(schema)
+
+
+def test_every_endpoint_is_documented(schema):
+    assert set(schema["paths"]) == PATHS
+
+
+def test_both_bearer_schemes_and_their_use(schema):
+    schemes = schema["components"]["securitySchemes"]
+    assert schemes["UserBearer"]["scheme"] == "bearer" and schemes["AdminBearer"]["scheme"] == "bearer"
+    assert schema["paths"]["/users/me"]["get"]["security"] == [{"UserBearer": []}]
+    assert schema["paths"]["/admin/users"]["get"]["security"] == [{"AdminBearer": []}]
+    assert schema["paths"]["/auth/login"]["post"].get("security", []) in ([], [{}])
+
+
+def test_request_bodies_cover_form_and_multipart(schema):
+    login = schema["paths"]["/auth/login"]["post"]["requestBody"]["content"]
+    assert {"application/json", "application/x-www-form-urlencoded", "multipart/form-data"} <= set(login)
+    register = schema["paths"]["/auth/register"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    ref = register["$ref"].rsplit("/", 1)[1]
+    assert schema["components"]["schemas"][ref]["properties"]["avatar"]["format"] == "binary"
+
+
+def test_responses_are_enveloped_with_documented_errors(schema):
+    me = schema["paths"]["/users/me"]["get"]["responses"]
+    ok_ref = me["200"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert set(schema["components"]["schemas"][ok_ref]["properties"]) == {"success", "message", "data"}
+    error_ref = me["401"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert set(schema["components"]["schemas"][error_ref]["properties"]) == {"success", "message", "error"}
+    login = schema["paths"]["/auth/login"]["post"]["responses"]
+    assert {"200", "400", "401", "403", "423", "429", "500"} <= set(login)
+
+
+@pytest.mark.django_db
+def test_docs_serve_swagger_ui_without_a_cdn(client):
+    response = client.get("/docs")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "swagger-ui" in html and "cdn.jsdelivr" not in html
+    assert client.get("/docs/").status_code == 200
