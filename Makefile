@@ -21,7 +21,6 @@ install: $(VENV)/.installed
 
 run: install .env
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py createcachetable
 	$(PY) manage.py seed --users 20
 	$(PY) manage.py collectstatic --noinput -v0
 	$(VENV)/bin/gunicorn config.wsgi -b $(HOST):$(PORT) -w 2 --access-logfile -

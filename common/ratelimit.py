@@ -2,6 +2,7 @@
 
 import logging
 
+from django.db import DatabaseError
 from django.http import HttpRequest
 from django_ratelimit.core import get_usage
 from redis.exceptions import RedisError
@@ -20,8 +21,8 @@ def enforce(request: HttpRequest, *, group: str, rate: str | tuple[int, int]) ->
     """
     try:
         usage = get_usage(request, group=group, key="ip", rate=rate, increment=True)
-    except RedisError:
-        logger.warning("Rate limit cache unavailable; %s from %s not counted", group, client_ip(request))
+    except (RedisError, DatabaseError):
+        logger.warning("Rate limit cache unavailable; %s from %s not counted", group, client_ip(request), exc_info=True)
         return
     if usage is not None and usage["should_limit"]:
         raise RateLimited(retry_after=max(1, usage["time_left"]))

@@ -117,7 +117,7 @@ else:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-            "LOCATION": "cache_entries",
+            "LOCATION": "cache_entries",  # created by common's first migration
         }
     }
 

@@ -97,6 +97,16 @@ class TestRateLimit:
         assert_error(attempt(api_client, realm_case, account, PASSWORD), 423, "ACCOUNT_LOCKED")
 
 
+def test_broken_database_cache_fails_open(api_client, user, monkeypatch):
+    from django.db import DatabaseError
+
+    def broken(*args, **kwargs):
+        raise DatabaseError("no such table: cache_entries")
+
+    monkeypatch.setattr("common.ratelimit.get_usage", broken)
+    assert_ok(api_client.post("/auth/login", {"username": user.username, "password": PASSWORD}))
+
+
 class TestLockout:
     def fail(self, client, case, account, times):
         for i in range(times):
