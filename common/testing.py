@@ -1,13 +1,18 @@
 """Helpers for the test suites of every app: envelope assertions and real gunicorn servers."""
 
 import json
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 from urllib import request as urlrequest
 from urllib.error import HTTPError
 
+from django.db import connections
+
 from common.servers import run_gunicorn
+
+T = TypeVar("T")
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -53,3 +58,28 @@ def http(method: str, url: str, body: bytes | None = None, headers: dict[str, st
             return response.status, json.loads(response.read() or b"null")
     except HTTPError as error:
         return error.code, json.loads(error.read() or b"null")
+
+
+def run_concurrently(task: Callable[[int], T], count: int) -> list[T]:
+    """Run task(0..count-1) in threads released together; each closes its own DB connection."""
+    barrier = threading.Barrier(count)
+    results: list[T] = []
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            results.append(task(i))
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return results

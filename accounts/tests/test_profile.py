@@ -1,14 +1,11 @@
 """Registration and profiles (API.md §3, §4, §6), once per realm where both share it."""
 
-import threading
-
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
 from accounts.models import User
 from accounts.tests.factories import PASSWORD, UserFactory
-from common.testing import assert_error, assert_ok, bearer
+from common.testing import assert_error, assert_ok, bearer, run_concurrently
 
 ACCOUNT_KEYS = {"id", "username", "name", "email", "phone", "avatar_url", "is_active", "created_at", "last_login_at"}
 
@@ -103,23 +100,18 @@ class TestRegister:
 @pytest.mark.django_db(transaction=True)
 def test_parallel_registrations_with_one_username_give_one_201(postgres_only, settings):
     settings.REGISTER_RATE = "1000/h"
-    statuses: list[int] = []
-    barrier = threading.Barrier(20)
 
-    def register(i: int) -> None:
-        client = APIClient()
-        barrier.wait()
-        response = client.post("/auth/register", body(username="racer", email=f"racer{i}@example.com"), format="json")
-        statuses.append(response.status_code)
-        if response.status_code == 409:
-            assert response.json()["error"]["details"] == {"username": ["This username is already taken."]}
-        connection.close()
+    def register(i: int) -> tuple[int, dict]:
+        response = APIClient().post(
+            "/auth/register", body(username="racer", email=f"racer{i}@example.com"), format="json"
+        )
+        return response.status_code, response.json()
 
-    threads = [threading.Thread(target=register, args=(i,)) for i in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_concurrently(register, 20)
+    statuses = [status for status, _ in results]
+    for status, payload in results:
+        if status == 409:
+            assert payload["error"]["details"] == {"username": ["This username is already taken."]}
     assert sorted(statuses) == [201] + [409] * 19
     assert User.objects.filter(username="racer").count() == 1
 

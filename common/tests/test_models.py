@@ -1,16 +1,16 @@
 """The account model: database-enforced uniqueness, soft delete, atomic failure counting."""
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
 from accounts.tests.factories import UserFactory
 from admins.models import Admin
 from admins.tests.factories import AdminFactory
+from common.testing import run_concurrently
 from tokens.models import PersonalAccessToken
 
 
@@ -95,18 +95,11 @@ def test_token_needs_exactly_one_owner(db):
 @pytest.mark.django_db(transaction=True)
 def test_failed_attempt_increment_is_exact_under_concurrency(postgres_only):
     user = UserFactory()
-    barrier = threading.Barrier(10)
 
-    def hammer() -> None:
-        barrier.wait()
+    def hammer(_: int) -> None:
         for _ in range(20):
             User.objects.record_failed_login(user.pk, max_attempts=10_000, lock_for=timedelta(minutes=1))
-        connection.close()
 
-    threads = [threading.Thread(target=hammer) for _ in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_concurrently(hammer, 10)
     user.refresh_from_db()
     assert user.failed_login_attempts == 200

@@ -2,20 +2,18 @@
 
 import base64
 import json
-import threading
 from datetime import timedelta
 
 import jwt as pyjwt
 import pytest
 import time_machine
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.tests.factories import PASSWORD, UserFactory
 from admins.tests.factories import AdminFactory
-from common.testing import assert_error, assert_ok, bearer
+from common.testing import assert_error, assert_ok, bearer, run_concurrently
 from tokens.models import LoginSession, PersonalAccessToken
 from tokens.tests.factories import PersonalAccessTokenFactory
 
@@ -246,21 +244,11 @@ def test_concurrent_refreshes_of_one_token_give_exactly_one_pair(postgres_only):
     pair = assert_ok(
         APIClient().post("/auth/login", {"username": account.username, "password": PASSWORD}, format="json")
     )
-    results: list[int] = []
-    barrier = threading.Barrier(8)
 
-    def refresh() -> None:
-        client = APIClient()
-        barrier.wait()
-        response = client.post("/auth/refresh", {"refresh_token": pair["refresh_token"]}, format="json")
-        results.append(response.status_code)
-        connection.close()
+    def refresh(_: int) -> int:
+        return APIClient().post("/auth/refresh", {"refresh_token": pair["refresh_token"]}, format="json").status_code
 
-    threads = [threading.Thread(target=refresh) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_concurrently(refresh, 8)
     assert sorted(results) == [200] + [401] * 7
 
 

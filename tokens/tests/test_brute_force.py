@@ -2,19 +2,17 @@
 
 import json
 import statistics
-import threading
 import time
 from datetime import timedelta
 
 import pytest
 import time_machine
-from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import User
 from accounts.tests.factories import PASSWORD, UserFactory
-from common.testing import assert_error, assert_ok, gunicorn, http
+from common.testing import assert_error, assert_ok, gunicorn, http, run_concurrently
 
 
 def attempt(client, case, account, password="wrong-password", **extra):
@@ -170,23 +168,12 @@ class TestLockout:
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_wrong_passwords_lose_no_increment(postgres_only):
     account = UserFactory()
-    statuses: list[int] = []
-    barrier = threading.Barrier(20)
 
-    def wrong(i: int) -> None:
-        client = APIClient()
-        barrier.wait()
-        response = client.post(
-            "/auth/login", {"username": account.username, "password": "wrong"}, REMOTE_ADDR=f"10.9.{i}.1"
-        )
-        statuses.append(response.status_code)
-        connection.close()
+    def wrong(i: int) -> int:
+        body = {"username": account.username, "password": "wrong"}
+        return APIClient().post("/auth/login", body, REMOTE_ADDR=f"10.9.{i}.1").status_code
 
-    threads = [threading.Thread(target=wrong, args=(i,)) for i in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    statuses = run_concurrently(wrong, 20)
     assert len(statuses) == 20
     assert set(statuses) <= {401, 423}
     account.refresh_from_db()
