@@ -170,3 +170,9 @@ def test_json_body_over_data_upload_limit_is_413(api_client, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
     body = '{"username": "' + "a" * 2048 + '", "password": "x"}'
     assert_error(api_client.post("/auth/login", body, content_type="application/json"), 413, "PAYLOAD_TOO_LARGE")
+
+
+@pytest.mark.django_db
+def test_options_is_enveloped(api_client):
+    data = assert_ok(api_client.options("/auth/login"))
+    assert "application/json" in data["parses"]
