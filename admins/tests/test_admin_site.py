@@ -183,3 +183,28 @@ def test_soft_deleted_admin_loses_the_admin_site_session(site, admin):
     response = site.get("/django-admin/")
     assert response.status_code == 302
     assert Admin.objects.filter(pk=admin.pk).exists()
+
+
+def test_avatar_upload_goes_through_the_pipeline_and_shows_a_thumbnail(site, settings):
+    from pathlib import Path
+
+    from accounts.tests.images import image_bytes, jpeg_with_gps, upload
+
+    user = UserFactory()
+    form = {"username": user.username, "name": user.name, "email": user.email, "phone": "", "is_active": "on"}
+    url = f"/django-admin/accounts/user/{user.pk}/change/"
+    rejected = site.post(url, {**form, "avatar": upload(b"<?php echo 1; ?>", "x.png")})
+    assert rejected.status_code == 200
+    assert "avatar" in rejected.context["adminform"].form.errors
+    gif = site.post(url, {**form, "avatar": upload(image_bytes("GIF"), "x.gif", "image/gif")})
+    assert gif.context["adminform"].form.errors["avatar"] == ["Avatar must be a JPEG, PNG or WebP image."]
+    assert site.post(url, {**form, "avatar": upload(jpeg_with_gps(), "me.jpg", "image/jpeg")}).status_code == 302
+    user.refresh_from_db()
+    first = user.avatar.name
+    assert first.startswith("avatars/") and first.endswith(".jpg") and "me" not in first.removeprefix("avatars/")
+    assert b"Spy Camera" not in (Path(settings.MEDIA_ROOT) / first).read_bytes()
+    assert site.post(url, {**form, "avatar": upload(image_bytes("PNG"), "next.png")}).status_code == 302
+    user.refresh_from_db()
+    assert not (Path(settings.MEDIA_ROOT) / first).exists()
+    listing = site.get("/django-admin/accounts/user/")
+    assert f'src="/media/{user.avatar.name}"'.encode() in listing.content
