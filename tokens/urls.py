@@ -18,12 +18,15 @@ def realm_urlpatterns(
     me_methods: tuple[str, ...],
 ) -> list[URLPattern]:
     auth = {"realm": realm, "authentication_classes": [authentication]}
-    register_permissions = [] if open_registration else [IsAuthenticated]
-    me_methods_allowed = [*me_methods, "options"]
+    # Open endpoints read no credentials: a stale token in a client's default headers
+    # must not turn a login or a refresh into a 401.
+    anonymous = {"realm": realm, "authentication_classes": []}
+    register = anonymous if open_registration else {**auth, "permission_classes": [IsAuthenticated]}
+    me_methods_allowed = [*me_methods, "head", "options"]
     return [
-        api_path(f"{auth_prefix}/register", apis.RegisterApi.as_view(**auth, permission_classes=register_permissions)),
-        api_path(f"{auth_prefix}/login", apis.LoginApi.as_view(**auth)),
-        api_path(f"{auth_prefix}/refresh", apis.RefreshApi.as_view(**auth)),
+        api_path(f"{auth_prefix}/register", apis.RegisterApi.as_view(**register)),
+        api_path(f"{auth_prefix}/login", apis.LoginApi.as_view(**anonymous)),
+        api_path(f"{auth_prefix}/refresh", apis.RefreshApi.as_view(**anonymous)),
         api_path(f"{auth_prefix}/logout", apis.LogoutApi.as_view(**auth)),
         api_path(me_prefix, apis.MeApi.as_view(**auth, http_method_names=me_methods_allowed)),
         api_path(f"{me_prefix}/password", apis.PasswordApi.as_view(**auth)),

@@ -500,3 +500,14 @@ class TestRevocationOnAccountChanges:
         response = api_client.post("/auth/login", {"username": user.username, "password": PASSWORD})
         assert_error(response, 401, "INVALID_CREDENTIALS")
         assert PersonalAccessToken.objects.get(pk=pat.pk).revoked_at is not None
+
+
+def test_open_endpoints_ignore_a_stale_bearer_token(api_client, realm_case):
+    account = realm_case.make()
+    pair = realm_case.login_pair(api_client, account)
+    stale = bearer("expired-or-garbage")
+    assert_ok(api_client.post(realm_case.refresh, {"refresh_token": pair["refresh_token"]}, format="json", **stale))
+    assert_ok(api_client.post(realm_case.login, {"username": account.username, "password": PASSWORD}, **stale))
+    if realm_case.name == "user":
+        body = {"username": "fresh", "name": "F", "email": "fresh@example.com", "password": "a-long-passphrase"}
+        assert_ok(api_client.post("/auth/register", body, format="json", **stale), 201)
