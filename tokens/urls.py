@@ -29,6 +29,7 @@ def realm_urlpatterns(
         api_path(f"{auth_prefix}/refresh", apis.RefreshApi.as_view(**anonymous)),
         api_path(f"{auth_prefix}/logout", apis.LogoutApi.as_view(**auth)),
         api_path(me_prefix, apis.MeApi.as_view(**auth, http_method_names=me_methods_allowed)),
+        api_path(f"{me_prefix}/avatar", apis.MeAvatarApi.as_view(**auth)),
         api_path(f"{me_prefix}/password", apis.PasswordApi.as_view(**auth)),
         api_path(f"{me_prefix}/tokens", apis.TokenListApi.as_view(**auth)),
         api_path(rf"{me_prefix}/tokens/(?P<token_id>[0-9]+)", apis.TokenDetailApi.as_view(**auth)),

@@ -187,3 +187,18 @@ class TestProfileAvatar:
         )
         assert_ok(api_client.delete("/users/me", **bearer(token)))
         assert len(files_in(media)) == 1
+
+
+def test_admin_can_set_and_remove_an_avatar(api_client, media, admin, login):
+    token = login(admin)["access_token"]
+    data = assert_ok(
+        api_client.patch(
+            "/admin/me",
+            {"avatar": upload(image_bytes("WEBP"), "a.webp", "image/webp")},
+            format="multipart",
+            **bearer(token),
+        )
+    )
+    assert data["avatar_url"].endswith(".webp") and len(files_in(media)) == 1
+    assert assert_ok(api_client.delete("/admin/me/avatar", **bearer(token)))["avatar_url"] is None
+    assert files_in(media) == []

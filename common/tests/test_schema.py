@@ -7,7 +7,7 @@ PATHS = {
     "/auth/register", "/auth/login", "/auth/refresh", "/auth/logout",
     "/users/me", "/users/me/avatar", "/users/me/password", "/users/me/tokens", "/users/me/tokens/{token_id}",
     "/admin/auth/register", "/admin/auth/login", "/admin/auth/refresh", "/admin/auth/logout",
-    "/admin/me", "/admin/me/password", "/admin/me/tokens", "/admin/me/tokens/{token_id}",
+    "/admin/me", "/admin/me/avatar", "/admin/me/password", "/admin/me/tokens", "/admin/me/tokens/{token_id}",
     "/admin/users", "/admin/users/{user_id}", "/admin/users/{user_id}/activate", "/admin/users/{user_id}/block",
     "/admin/users/{user_id}/unlock", "/admin/users/{user_id}/restore", "/health",
 }  # fmt: skip
