@@ -47,14 +47,6 @@ class AccountOwned(models.Model):
     def owner(self) -> models.Model:
         return self.user if self.user_id else self.admin
 
-    @property
-    def is_revoked(self) -> bool:
-        return self.revoked_at is not None
-
-    @property
-    def is_expired(self) -> bool:
-        return self.expires_at is not None and self.expires_at <= timezone.now()
-
 
 class LoginSession(AccountOwned):
     """One login. Holds the jti of the only refresh token that may still be used.
