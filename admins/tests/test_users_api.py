@@ -222,3 +222,19 @@ class TestActions:
         assert_error(api_client.patch(f"/admin/users/{other.pk}/block", **bearer(user_token)), 401, "INVALID_TOKEN")
         other.refresh_from_db()
         assert other.is_active
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/admin/me", "/admin/me/tokens", "/admin/users", "/admin/users/{id}", "/users/me", "/users/me/tokens", "/health"],
+)
+def test_every_get_endpoint_renders_in_the_browsable_api(api_client, admin_token, login, path):
+    user = UserFactory()
+    token = login(user)["access_token"] if path.startswith("/users") else admin_token
+    response = api_client.get(path.format(id=user.pk), HTTP_ACCEPT="text/html", **bearer(token))
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    assert b"&quot;success&quot;: true" in response.content
+    json_response = api_client.get(path.format(id=user.pk), **bearer(token))
+    assert json_response["Content-Type"] == "application/json"
+    assert_ok(json_response)
