@@ -49,17 +49,7 @@ class UserListApi(AdminApi):
     def get(self, request: Request) -> Response:
         params = UserListParams(data=request.query_params)
         params.is_valid(raise_exception=True)
-        filters = params.validated_data
-        users = User.objects.all()
-        if filters["deleted"] == "exclude":
-            users = users.alive()
-        elif filters["deleted"] == "only":
-            users = users.deleted()
-        if "is_active" in filters:
-            users = users.filter(is_active=filters["is_active"] == "true")
-        if filters.get("search"):
-            users = users.search(filters["search"])
-        users = users.order_by(filters["ordering"], "id" if not filters["ordering"].startswith("-") else "-id")
+        users = User.objects.listing(**params.validated_data)
         page = paginate(
             users,
             request.query_params,

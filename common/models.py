@@ -40,6 +40,17 @@ class AccountQuerySet(models.QuerySet):
             Q(username__icontains=term) | Q(email__icontains=term) | Q(name__icontains=term) | Q(phone__icontains=term)
         )
 
+    def listing(
+        self, *, deleted: str = "exclude", is_active: str | None = None, search: str = "", ordering: str = "id"
+    ) -> "AccountQuerySet":
+        """The admin list: `deleted` exclude/include/only, `is_active` "true"/"false", a search term, an ordering."""
+        qs = {"exclude": self.alive(), "only": self.deleted()}.get(deleted, self)
+        if is_active is not None:
+            qs = qs.filter(is_active=is_active == "true")
+        if search:
+            qs = qs.search(search)
+        return qs.order_by(ordering, "-id" if ordering.startswith("-") else "id")
+
     def taken_fields(self, *, username: str | None, email: str | None, phone: str | None) -> list[str]:
         """Which of these values another account (soft-deleted ones too) already holds."""
         checks = {"username": username and self.by_username(username), "email": email and self.by_email(email)}
