@@ -52,7 +52,9 @@ def update_profile(*, account: AbstractAccount, data: dict[str, Any]) -> Abstrac
             setattr(account, key, value)
         if avatar_name:
             account.avatar = avatar_name
-        _save(account)
+            changes["avatar"] = avatar_name
+        # Only the changed columns: a concurrent login failure or lock is not overwritten.
+        _save(account, update_fields=[*changes, "updated_at"])
     if avatar_name and old_avatar:
         delete_avatar_file(old_avatar)
     return account

@@ -1,10 +1,14 @@
 """Registration and profiles (API.md §3, §4, §6), once per realm where both share it."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import User
 from accounts.tests.factories import PASSWORD, UserFactory
+from common.services import update_profile
 from common.testing import assert_error, assert_ok, bearer, run_concurrently
 
 ACCOUNT_KEYS = {"id", "username", "name", "email", "phone", "avatar_url", "is_active", "created_at", "last_login_at"}
@@ -236,3 +240,13 @@ class TestMe:
         response = api_client.get(realm_case.me, HTTP_ACCEPT="text/html")
         assert_error(response, 401, "NOT_AUTHENTICATED")
         assert response["Content-Type"] == "application/json"
+
+
+def test_profile_update_does_not_overwrite_a_concurrent_lock(user):
+    # The request loaded the account before a lock landed: its stale copy must not undo the lock.
+    stale = User.objects.get(pk=user.pk)
+    locked_until = timezone.now() + timedelta(minutes=30)
+    User.objects.filter(pk=user.pk).update(failed_login_attempts=5, locked_until=locked_until)
+    update_profile(account=stale, data={"name": "New"})
+    user.refresh_from_db()
+    assert user.name == "New" and user.failed_login_attempts == 5 and user.locked_until == locked_until
