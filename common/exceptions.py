@@ -97,14 +97,16 @@ class ServiceUnavailable(DomainError):
     status_code, code, message = 503, "SERVICE_UNAVAILABLE", "Service unavailable"
 
 
-# Unique constraints are named "<table>_<field>_uniq" so that a race caught by the
-# database still names its field.
-_UNIQUE_CONSTRAINT = re.compile(r"_(username|email|phone)_uniq\b")
+# Unique constraints are named "<table>_<field>_uniq"; SQLite names a partial unique index
+# by its column ("accounts_user.phone"). Only the first line is read: later lines
+# (PostgreSQL's DETAIL) quote the user's values.
+_UNIQUE_CONSTRAINT = re.compile(r"(?:_(username|email|phone)_uniq\b|\w\.(username|email|phone)\b)")
 
 
 def conflict_from_integrity_error(exc: IntegrityError) -> DomainError:
     """A unique-constraint race → 409 naming the field; any other integrity error → 409 too."""
-    fields = sorted(set(_UNIQUE_CONSTRAINT.findall(str(exc))))
+    first_line = str(exc).splitlines()[0] if str(exc) else ""
+    fields = sorted({name for match in _UNIQUE_CONSTRAINT.findall(first_line) for name in match if name})
     return Conflict(details={f: [f"This {f} is already taken."] for f in fields})
 
 

@@ -103,3 +103,16 @@ def test_failed_attempt_increment_is_exact_under_concurrency(postgres_only):
     run_concurrently(hammer, 10)
     user.refresh_from_db()
     assert user.failed_login_attempts == 200
+
+
+@pytest.mark.parametrize(
+    ("field", "first", "second"),
+    [("username", "Al", "al"), ("email", "a@x.io", "A@x.io"), ("phone", "+1234567", "+1234567")],
+)
+def test_a_real_constraint_violation_names_its_field(db, field, first, second):
+    from common.exceptions import conflict_from_integrity_error
+
+    UserFactory(**{"email": "first@example.com", field: first})
+    with pytest.raises(IntegrityError) as info, transaction.atomic():
+        UserFactory(**{"email": "second@example.com", field: second})
+    assert conflict_from_integrity_error(info.value).details == {field: [f"This {field} is already taken."]}
