@@ -4,12 +4,14 @@ import logging
 import re
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions as drf
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from common.envelope import error_body
@@ -133,7 +135,7 @@ def to_domain_error(exc: BaseException) -> DomainError | None:
     if isinstance(exc, DomainError):
         return exc
     if isinstance(exc, Ratelimited):
-        return RateLimited()
+        return RateLimited(retry_after=settings.RATE_LIMIT_WINDOW_MINUTES * 60)
     if isinstance(exc, drf.ValidationError):
         return ValidationFailed(details=_field_errors(exc.detail))
     if isinstance(exc, drf.ParseError):
@@ -189,8 +191,6 @@ def error_response_data(exc: BaseException, request_id: str | None) -> tuple[int
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF's EXCEPTION_HANDLER: every error is the JSON envelope, whatever Accept said."""
-    from rest_framework.renderers import JSONRenderer
-
     request = context.get("request")
     request_id = getattr(getattr(request, "_request", request), "request_id", None)
     status, body, headers = error_response_data(exc, request_id)

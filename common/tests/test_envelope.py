@@ -52,8 +52,8 @@ def test_every_error_class_maps_to_its_status_and_code(exc, status, code):
     assert set(body) == {"success", "message", "error"}
     if status == 401:
         assert headers["WWW-Authenticate"] == "Bearer"
-    if code in ("ACCOUNT_LOCKED", "RATE_LIMITED") and not isinstance(exc, Ratelimited):
-        assert headers["Retry-After"] == "30"
+    if code in ("ACCOUNT_LOCKED", "RATE_LIMITED"):
+        assert headers["Retry-After"] == ("900" if isinstance(exc, Ratelimited) else "30")
 
 
 def test_unexpected_error_carries_the_request_id():
