@@ -21,6 +21,7 @@ from tokens.services import revoke_all_credentials
 admin.site.login_form = AdminLoginForm
 admin.site.site_header = "Accounts administration"
 admin.site.site_title = "Accounts administration"
+admin.site.site_url = "/docs"  # "View site": the API has no home page
 
 
 class LockedFilter(admin.SimpleListFilter):
