@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 
 from accounts.tests.factories import PASSWORD, UserFactory
 from admins.tests.factories import AdminFactory
+from common.realms import realm_of
 
 
 @pytest.fixture(autouse=True)
@@ -53,9 +54,7 @@ class RealmCase:
         self.name = name
         self.factory = UserFactory if name == "user" else AdminFactory
         auth = "/auth" if name == "user" else "/admin/auth"
-        self.login, self.refresh, self.logout, self.register = (
-            f"{auth}/{p}" for p in ("login", "refresh", "logout", "register")
-        )
+        self.login, self.refresh, self.logout = (f"{auth}/{p}" for p in ("login", "refresh", "logout"))
         self.me = "/users/me" if name == "user" else "/admin/me"
         self.password = f"{self.me}/password"
         self.tokens = f"{self.me}/tokens"
@@ -69,16 +68,16 @@ class RealmCase:
         assert response.status_code == 200, response.content
         return response.json()["data"]
 
+    def use_refresh(self, client: APIClient, refresh_token: str):
+        return client.post(self.refresh, {"refresh_token": refresh_token}, format="json")
+
 
 @pytest.fixture
 def login(api_client) -> Callable[..., dict[str, Any]]:
     """login(account) → token pair, through the account's realm login endpoint."""
 
     def _login(account, password: str = PASSWORD) -> dict[str, Any]:
-        path = "/admin/auth/login" if account._meta.label == "admins.Admin" else "/auth/login"
-        response = api_client.post(path, {"username": account.username, "password": password}, format="json")
-        assert response.status_code == 200, response.content
-        return response.json()["data"]
+        return RealmCase(realm_of(account).name).login_pair(api_client, account, password)
 
     return _login
 

@@ -135,11 +135,9 @@ class AccountAdmin(UserAdmin):
     def save_model(self, request, obj, form, change) -> None:
         old_avatar = form.initial.get("avatar")
         old_name = getattr(old_avatar, "name", old_avatar) or ""
+        super().save_model(request, obj, form, change)
         if change and "is_active" in form.changed_data and not obj.is_active:
-            super().save_model(request, obj, form, change)
-            revoke_all_credentials(obj)
-        else:
-            super().save_model(request, obj, form, change)
+            revoke_all_credentials(obj)  # deactivating here is a block, as in the API
         if change and "avatar" in form.changed_data and old_name and old_name != obj.avatar.name:
             delete_avatar_file(old_name)
 

@@ -208,3 +208,13 @@ def test_avatar_upload_goes_through_the_pipeline_and_shows_a_thumbnail(site, set
     assert not (Path(settings.MEDIA_ROOT) / first).exists()
     listing = site.get("/django-admin/accounts/user/")
     assert f'src="/media/{user.avatar.name}"'.encode() in listing.content
+
+
+def test_unticking_active_in_the_change_form_blocks_and_revokes_tokens(site):
+    user = UserFactory()
+    token = PersonalAccessTokenFactory(owner=user)
+    form = {"username": user.username, "name": user.name, "email": user.email, "phone": ""}  # is_active left out
+    assert site.post(f"/django-admin/accounts/user/{user.pk}/change/", form).status_code == 302
+    user.refresh_from_db()
+    token.refresh_from_db()
+    assert not user.is_active and token.revoked_at is not None

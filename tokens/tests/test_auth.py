@@ -187,27 +187,23 @@ class TestForgedTokens:
 class TestRefresh:
     def test_rotation_gives_a_new_pair_and_the_old_refresh_token_is_single_use(self, api_client, realm_case):
         pair = realm_case.login_pair(api_client, realm_case.make())
-        new = assert_ok(api_client.post(realm_case.refresh, {"refresh_token": pair["refresh_token"]}, format="json"))
+        new = assert_ok(realm_case.use_refresh(api_client, pair["refresh_token"]))
         assert new["refresh_token"] != pair["refresh_token"]
         assert_ok(me(api_client, realm_case, new["access_token"]))
-        reuse = api_client.post(realm_case.refresh, {"refresh_token": pair["refresh_token"]}, format="json")
+        reuse = realm_case.use_refresh(api_client, pair["refresh_token"])
         assert_error(reuse, 401, "INVALID_TOKEN")
 
     def test_reuse_revokes_every_descendant(self, api_client, realm_case):
         first = realm_case.login_pair(api_client, realm_case.make())
-        second = assert_ok(
-            api_client.post(realm_case.refresh, {"refresh_token": first["refresh_token"]}, format="json")
-        )
-        third = assert_ok(
-            api_client.post(realm_case.refresh, {"refresh_token": second["refresh_token"]}, format="json")
-        )
+        second = assert_ok(realm_case.use_refresh(api_client, first["refresh_token"]))
+        third = assert_ok(realm_case.use_refresh(api_client, second["refresh_token"]))
         assert_error(
-            api_client.post(realm_case.refresh, {"refresh_token": first["refresh_token"]}, format="json"),
+            realm_case.use_refresh(api_client, first["refresh_token"]),
             401,
             "INVALID_TOKEN",
         )
         assert_error(
-            api_client.post(realm_case.refresh, {"refresh_token": third["refresh_token"]}, format="json"),
+            realm_case.use_refresh(api_client, third["refresh_token"]),
             401,
             "INVALID_TOKEN",
         )
@@ -217,21 +213,19 @@ class TestRefresh:
         settings.RATE_LIMIT_ATTEMPTS = 1
         pair = realm_case.login_pair(api_client, realm_case.make())
         for _ in range(3):
-            pair = assert_ok(
-                api_client.post(realm_case.refresh, {"refresh_token": pair["refresh_token"]}, format="json")
-            )
+            pair = assert_ok(realm_case.use_refresh(api_client, pair["refresh_token"]))
 
     def test_refresh_of_a_blocked_account_is_refused(self, api_client, realm_case):
         account = realm_case.make()
         pair = realm_case.login_pair(api_client, account)
         type(account).objects.filter(pk=account.pk).update(is_active=False)
-        response = api_client.post(realm_case.refresh, {"refresh_token": pair["refresh_token"]}, format="json")
+        response = realm_case.use_refresh(api_client, pair["refresh_token"])
         assert_error(response, 401, "INVALID_TOKEN")
 
     def test_expired_refresh_token_is_refused(self, api_client, realm_case):
         pair = realm_case.login_pair(api_client, realm_case.make())
         with time_machine.travel(timezone.now() + timedelta(days=8)):
-            response = api_client.post(realm_case.refresh, {"refresh_token": pair["refresh_token"]}, format="json")
+            response = realm_case.use_refresh(api_client, pair["refresh_token"])
         assert_error(response, 401, "INVALID_TOKEN")
 
     def test_missing_refresh_token_is_400(self, api_client, realm_case):
@@ -263,18 +257,18 @@ class TestLogout:
         assert assert_ok(response) is None
         assert_error(me(api_client, realm_case, first["access_token"]), 401, "INVALID_TOKEN")
         assert_error(
-            api_client.post(realm_case.refresh, {"refresh_token": first["refresh_token"]}, format="json"),
+            realm_case.use_refresh(api_client, first["refresh_token"]),
             401,
             "INVALID_TOKEN",
         )
         assert_ok(me(api_client, realm_case, other["access_token"]))
-        assert_ok(api_client.post(realm_case.refresh, {"refresh_token": other["refresh_token"]}, format="json"))
+        assert_ok(realm_case.use_refresh(api_client, other["refresh_token"]))
 
     def test_logout_without_body_revokes_the_session_of_the_access_token(self, api_client, realm_case):
         pair = realm_case.login_pair(api_client, realm_case.make())
         assert_ok(api_client.post(realm_case.logout, **bearer(pair["access_token"])))
         assert_error(
-            api_client.post(realm_case.refresh, {"refresh_token": pair["refresh_token"]}, format="json"),
+            realm_case.use_refresh(api_client, pair["refresh_token"]),
             401,
             "INVALID_TOKEN",
         )
@@ -304,7 +298,7 @@ class TestPasswordChange:
         for stale in (old, other):
             assert_error(me(api_client, realm_case, stale["access_token"]), 401, "INVALID_TOKEN")
             assert_error(
-                api_client.post(realm_case.refresh, {"refresh_token": stale["refresh_token"]}, format="json"),
+                realm_case.use_refresh(api_client, stale["refresh_token"]),
                 401,
                 "INVALID_TOKEN",
             )
