@@ -197,16 +197,8 @@ class TestRefresh:
         first = realm_case.login_pair(api_client, realm_case.make())
         second = assert_ok(realm_case.use_refresh(api_client, first["refresh_token"]))
         third = assert_ok(realm_case.use_refresh(api_client, second["refresh_token"]))
-        assert_error(
-            realm_case.use_refresh(api_client, first["refresh_token"]),
-            401,
-            "INVALID_TOKEN",
-        )
-        assert_error(
-            realm_case.use_refresh(api_client, third["refresh_token"]),
-            401,
-            "INVALID_TOKEN",
-        )
+        assert_error(realm_case.use_refresh(api_client, first["refresh_token"]), 401, "INVALID_TOKEN")
+        assert_error(realm_case.use_refresh(api_client, third["refresh_token"]), 401, "INVALID_TOKEN")
         assert_error(me(api_client, realm_case, third["access_token"]), 401, "INVALID_TOKEN")
 
     def test_refresh_is_not_a_login_attempt(self, api_client, realm_case, settings):
@@ -256,22 +248,14 @@ class TestLogout:
         )
         assert assert_ok(response) is None
         assert_error(me(api_client, realm_case, first["access_token"]), 401, "INVALID_TOKEN")
-        assert_error(
-            realm_case.use_refresh(api_client, first["refresh_token"]),
-            401,
-            "INVALID_TOKEN",
-        )
+        assert_error(realm_case.use_refresh(api_client, first["refresh_token"]), 401, "INVALID_TOKEN")
         assert_ok(me(api_client, realm_case, other["access_token"]))
         assert_ok(realm_case.use_refresh(api_client, other["refresh_token"]))
 
     def test_logout_without_body_revokes_the_session_of_the_access_token(self, api_client, realm_case):
         pair = realm_case.login_pair(api_client, realm_case.make())
         assert_ok(api_client.post(realm_case.logout, **bearer(pair["access_token"])))
-        assert_error(
-            realm_case.use_refresh(api_client, pair["refresh_token"]),
-            401,
-            "INVALID_TOKEN",
-        )
+        assert_error(realm_case.use_refresh(api_client, pair["refresh_token"]), 401, "INVALID_TOKEN")
 
     def test_logout_needs_credentials(self, api_client, realm_case):
         assert_error(api_client.post(realm_case.logout), 401, "NOT_AUTHENTICATED")
@@ -297,11 +281,7 @@ class TestPasswordChange:
         assert set(new) == {"access_token", "token_type", "expires_in", "refresh_token", "refresh_expires_in"}
         for stale in (old, other):
             assert_error(me(api_client, realm_case, stale["access_token"]), 401, "INVALID_TOKEN")
-            assert_error(
-                realm_case.use_refresh(api_client, stale["refresh_token"]),
-                401,
-                "INVALID_TOKEN",
-            )
+            assert_error(realm_case.use_refresh(api_client, stale["refresh_token"]), 401, "INVALID_TOKEN")
         assert_ok(me(api_client, realm_case, new["access_token"]))
         assert_ok(me(api_client, realm_case, pat.secret))
         assert_ok(
