@@ -10,9 +10,8 @@ from django.core.cache import cache
 from django.db import DatabaseError, connection
 from rest_framework.test import APIClient
 
-from accounts.tests.factories import PASSWORD, UserFactory
-from admins.tests.factories import AdminFactory
 from common.realms import realm_of
+from common.tests.factories import PASSWORD, AdminFactory, UserFactory
 
 
 @pytest.fixture(autouse=True)

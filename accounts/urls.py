@@ -1,6 +1,38 @@
+"""Every endpoint of one realm's own accounts (credentials included), and the user realm's routes."""
+
+from django.urls import URLPattern
+
+from accounts import apis
 from accounts.authentication import UserAuthentication
-from common.realms import USER
-from tokens.urls import realm_urlpatterns
+from common.realms import USER, Realm
+from common.urls import api_path
+from tokens.authentication import RealmAuthentication
+from tokens.urls import credential_urlpatterns
+
+
+def realm_urlpatterns(
+    *,
+    realm: Realm,
+    authentication: type[RealmAuthentication],
+    auth_prefix: str,
+    me_prefix: str,
+    open_registration: bool,
+    me_methods: tuple[str, ...],
+) -> list[URLPattern]:
+    auth = {"realm": realm, "authentication_classes": [authentication]}
+    if open_registration:
+        register = apis.OpenRegisterApi.as_view(realm=realm)
+    else:  # an account made by a token outlives it: a login session only, never a PAT
+        register = apis.RegisterApi.as_view(**auth, session_only=True)
+    return [
+        api_path(f"{auth_prefix}/register", register),
+        *credential_urlpatterns(
+            realm=realm, authentication=authentication, auth_prefix=auth_prefix, me_prefix=me_prefix
+        ),
+        api_path(me_prefix, apis.MeApi.as_view(**auth, http_method_names=[*me_methods, "head", "options"])),
+        api_path(f"{me_prefix}/avatar", apis.MeAvatarApi.as_view(**auth)),
+    ]
+
 
 urlpatterns = realm_urlpatterns(
     realm=USER,

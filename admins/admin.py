@@ -1,27 +1,28 @@
-"""The Django admin site at /django-admin/: operators log in with Admin accounts.
+"""Models on the Django admin site. Every write goes through the services the API uses."""
 
-Every action goes through the same services as the API.
-"""
+from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from accounts import services as account_services
 from accounts.models import User
 from admins import services
-from admins.forms import AdminLoginForm, account_forms
+from admins.forms import account_forms
 from admins.models import Admin
-from common.images import delete_avatar_file
+from common.images import CleanAvatar
+from common.realms import realm_of
+from tokens import services as credentials
 from tokens.models import LoginSession, PersonalAccessToken
-from tokens.services import revoke_all_credentials
 
-admin.site.login_form = AdminLoginForm
-admin.site.site_header = "Accounts administration"
-admin.site.site_title = "Accounts administration"
-admin.site.site_url = "/docs"  # "View site": the API has no home page
+PROFILE_FIELDS = ("username", "name", "email", "phone", "avatar", "is_active")
+PERMISSION_FIELDS = ("is_staff", "is_superuser", "groups", "user_permissions")
 
 
 class LockedFilter(admin.SimpleListFilter):
@@ -70,6 +71,47 @@ def _each(label: str, operation, past: str):
     return action
 
 
+class RevokeOnDeleteFormSet(BaseInlineFormSet):
+    """Ticking "delete" on a credential row revokes it (the row stays for the record)."""
+
+    def delete_existing(self, obj, commit: bool = True) -> None:
+        if commit:
+            type(obj).objects.filter(pk=obj.pk).revoke()
+
+
+class CredentialInline(admin.TabularInline):
+    formset = RevokeOnDeleteFormSet
+    extra = 0
+    can_delete = True
+    show_change_link = False
+    verbose_name_plural_suffix = " (tick to revoke)"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).active().order_by("-created_at")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def credential_inlines(owner_field: str) -> list[type[admin.TabularInline]]:
+    class SessionInline(CredentialInline):
+        model = LoginSession
+        fk_name = owner_field
+        fields = readonly_fields = ("created_at", "refreshed_at", "expires_at", "ip_address", "user_agent")
+        verbose_name_plural = "Live sessions (tick delete to end one)"
+
+    class TokenInline(CredentialInline):
+        model = PersonalAccessToken
+        fk_name = owner_field
+        fields = readonly_fields = ("name", "abilities", "created_at", "expires_at", "last_used_at")
+        verbose_name_plural = "Personal access tokens (tick delete to revoke one)"
+
+    return [SessionInline, TokenInline]
+
+
 class AccountAdmin(UserAdmin):
     """Shared by users and admins: columns, search, filters, actions, password forms, avatar thumbnails."""
 
@@ -91,6 +133,8 @@ class AccountAdmin(UserAdmin):
     ordering = ("id",)
     readonly_fields = (
         "thumbnail",
+        "email_verified",
+        "mfa_enabled",
         "failed_login_attempts",
         "locked_until",
         "created_at",
@@ -99,8 +143,8 @@ class AccountAdmin(UserAdmin):
     )
     fieldsets = (
         (None, {"fields": ("username", "password")}),
-        ("Profile", {"fields": ("name", "email", "phone", "avatar", "thumbnail")}),
-        ("Status", {"fields": ("is_active", "failed_login_attempts", "locked_until", "deleted_at")}),
+        ("Profile", {"fields": ("name", "email", "email_verified", "phone", "avatar", "thumbnail")}),
+        ("Status", {"fields": ("is_active", "mfa_enabled", "failed_login_attempts", "locked_until", "deleted_at")}),
         ("Dates", {"fields": ("created_at", "last_login_at")}),
     )
     add_fieldsets = (
@@ -113,7 +157,8 @@ class AccountAdmin(UserAdmin):
         _each("Unlock selected accounts", services.unlock, "unlocked"),
         _each("Soft-delete selected accounts", services.delete, "deleted"),
         _each("Restore selected accounts", services.restore, "restored"),
-        _each("Revoke all tokens of selected accounts", revoke_all_credentials, "signed out everywhere"),
+        _each("End all sessions of selected accounts", services.end_sessions, "signed out of every session"),
+        _each("Revoke all tokens of selected accounts", credentials.revoke_all_credentials, "signed out everywhere"),
     ]
 
     @admin.display(boolean=True)
@@ -132,14 +177,28 @@ class AccountAdmin(UserAdmin):
             '<img src="{}" alt="avatar" style="height:32px;width:32px;object-fit:cover">', account.avatar.url
         )
 
+    def get_inlines(self, request: HttpRequest, obj: Any = None) -> list:
+        return super().get_inlines(request, obj) if obj is not None else []
+
     def save_model(self, request, obj, form, change) -> None:
-        old_avatar = form.initial.get("avatar")
-        old_name = getattr(old_avatar, "name", old_avatar) or ""
-        super().save_model(request, obj, form, change)
-        if change and "is_active" in form.changed_data and not obj.is_active:
-            revoke_all_credentials(obj)  # deactivating here is a block, as in the API
-        if change and "avatar" in form.changed_data and old_name and old_name != obj.avatar.name:
-            delete_avatar_file(old_name)
+        """Create or change through the API's services; `obj` then reloads what they stored."""
+        data = {field: form.cleaned_data[field] for field in PROFILE_FIELDS if field in form.cleaned_data}
+        if change:
+            stored = type(obj).objects.get(pk=obj.pk)  # the form already copied its values onto obj
+            changed = {field: data[field] for field in form.changed_data if field in data}
+            if "avatar" in changed and not isinstance(changed["avatar"], CleanAvatar):
+                del changed["avatar"]  # the "clear" box: no new file
+                account_services.remove_avatar(stored)
+            services.update_account(account=stored, data=changed)
+            flags = [field for field in ("is_staff", "is_superuser") if field in form.changed_data]
+            for field in flags:
+                setattr(stored, field, form.cleaned_data[field])
+            if flags:
+                stored.save(update_fields=[*flags, "updated_at"])
+        else:
+            data["password"] = form.cleaned_data["password1"]
+            obj.pk = account_services.register(realm=realm_of(obj), data=data).pk
+        obj.refresh_from_db()
 
     def delete_model(self, request, obj) -> None:
         """Deleting from the admin site is a soft delete, as in the API."""
@@ -153,18 +212,30 @@ class AccountAdmin(UserAdmin):
 @admin.register(User)
 class UserAccountAdmin(AccountAdmin):
     form, add_form = account_forms(User)
+    inlines = credential_inlines("user")
 
 
 @admin.register(Admin)
 class AdminAccountAdmin(AccountAdmin):
+    """Only superusers see or change permissions, or set another admin's password."""
+
     list_display = (*AccountAdmin.list_display, "is_superuser")
     list_filter = (*AccountAdmin.list_filter, "is_superuser")
-    fieldsets = (
-        *AccountAdmin.fieldsets,
-        ("Permissions", {"fields": ("is_staff", "is_superuser", "groups", "user_permissions")}),
-    )
+    permission_fieldset = ("Permissions", {"fields": PERMISSION_FIELDS})
     filter_horizontal = ("groups", "user_permissions")
     form, add_form = account_forms(Admin)
+    inlines = credential_inlines("admin")
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and request.user.is_superuser:
+            return (*fieldsets, self.permission_fieldset)
+        return fieldsets
+
+    def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> HttpResponse:
+        if not request.user.is_superuser and str(request.user.pk) != str(id):
+            raise PermissionDenied
+        return super().user_change_password(request, id, form_url)
 
 
 class CredentialAdmin(admin.ModelAdmin):
@@ -186,10 +257,10 @@ class CredentialAdmin(admin.ModelAdmin):
 
 @admin.register(PersonalAccessToken)
 class PersonalAccessTokenAdmin(CredentialAdmin):
-    list_display = ("id", "name", "owner_name", "created_at", "expires_at", "last_used_at", "revoked_at")
+    list_display = ("id", "name", "owner_name", "abilities", "created_at", "expires_at", "last_used_at", "revoked_at")
     search_fields = ("name", "user__username", "admin__username")
-    readonly_fields = ("digest", "user", "admin", "created_at", "last_used_at")
-    fields = ("name", "user", "admin", "digest", "created_at", "expires_at", "last_used_at", "revoked_at")
+    readonly_fields = ("digest", "user", "admin", "abilities", "created_at", "last_used_at")
+    fields = ("name", "user", "admin", "digest", "abilities", "created_at", "expires_at", "last_used_at", "revoked_at")
 
 
 @admin.register(LoginSession)

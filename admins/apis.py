@@ -1,4 +1,4 @@
-"""User management by admins (API.md §7)."""
+"""User management by admins (docs/api.md §7, §12)."""
 
 from collections.abc import Callable
 
@@ -7,6 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import User
+from accounts.serializers import ManagedAccountSerializer
 from admins import services
 from admins.authentication import AdminAuthentication
 from admins.serializers import ORDERINGS, ManagedUserUpdateSerializer, UserListParams
@@ -15,14 +16,13 @@ from common.envelope import ok
 from common.pagination import paginate
 from common.realms import ADMIN
 from common.schema import PAGE_PARAMETERS, api_doc
-from common.serializers import ManagedAccountSerializer
-from tokens.authentication import IsAuthenticated
+from tokens import services as credentials
+from tokens.serializers import PersonalAccessTokenSerializer, SessionSerializer
 
 
 class AdminApi(RealmApi):
     realm = ADMIN
     authentication_classes = [AdminAuthentication]
-    permission_classes = [IsAuthenticated]
 
     def managed(self, user: User, message: str) -> Response:
         return ok(ManagedAccountSerializer(user, context=self.context()).data, message)
@@ -35,6 +35,7 @@ LIST_PARAMETERS = [
     OpenApiParameter("deleted", str, enum=["exclude", "include", "only"], description="Default: exclude."),
     OpenApiParameter("ordering", str, enum=[*ORDERINGS, *(f"-{o}" for o in ORDERINGS)], description="Default: id."),
 ]
+TAGS = ["admin users"]
 
 
 class UserListApi(AdminApi):
@@ -42,9 +43,9 @@ class UserListApi(AdminApi):
         summary="List users",
         operation_id="admin_users_list",
         responses={200: (ManagedAccountSerializer, True)},
-        errors=(400, 401),
+        errors=(400, 401, 403),
         parameters=LIST_PARAMETERS,
-        tags=["admin users"],
+        tags=TAGS,
     )
     def get(self, request: Request) -> Response:
         params = UserListParams(data=request.query_params)
@@ -62,8 +63,8 @@ class UserDetailApi(AdminApi):
     @api_doc(
         summary="A user (soft-deleted ones too)",
         responses={200: ManagedAccountSerializer},
-        errors=(401, 404),
-        tags=["admin users"],
+        errors=(401, 403, 404),
+        tags=TAGS,
     )
     def get(self, request: Request, user_id: str) -> Response:
         return self.managed(services.get_user(int(user_id)), "User retrieved")
@@ -72,19 +73,18 @@ class UserDetailApi(AdminApi):
         summary="Update a user (partial for PUT and PATCH); a new password ends the user's sessions",
         request=ManagedUserUpdateSerializer,
         responses={200: ManagedAccountSerializer},
-        errors=(400, 401, 404, 409, 415),
-        tags=["admin users"],
+        errors=(400, 401, 403, 404, 409, 415),
+        tags=TAGS,
     )
     def put(self, request: Request, user_id: str) -> Response:
         user = services.get_user(int(user_id))
         serializer = ManagedUserUpdateSerializer(data=request.data, partial=True, context={"user": user})
         serializer.is_valid(raise_exception=True)
-        data = {k: v for k, v in serializer.validated_data.items() if k != "avatar"}
-        return self.managed(services.update_user(user=user, data=data), "User updated")
+        return self.managed(services.update_account(account=user, data=serializer.validated_data), "User updated")
 
     patch = put
 
-    @api_doc(summary="Soft-delete a user", responses={200: None}, errors=(401, 404), tags=["admin users"])
+    @api_doc(summary="Soft-delete a user", responses={200: None}, errors=(401, 403, 404), tags=TAGS)
     def delete(self, request: Request, user_id: str) -> Response:
         services.delete(services.get_user(int(user_id)))
         return ok(None, "User deleted")
@@ -100,10 +100,52 @@ class UserActionApi(AdminApi):
         summary="Activate, block, unlock or restore a user",
         request=None,
         responses={200: ManagedAccountSerializer},
-        errors=(401, 404),
-        tags=["admin users"],
+        errors=(401, 403, 404),
+        tags=TAGS,
     )
     def patch(self, request: Request, user_id: str) -> Response:
         user = services.get_user(int(user_id))
         self.operation(user)
         return self.managed(user, self.message)
+
+
+class UserSessionsApi(AdminApi):
+    @api_doc(
+        summary="A user's live sessions, newest first",
+        responses={200: (SessionSerializer, True)},
+        errors=(400, 401, 403, 404),
+        parameters=PAGE_PARAMETERS,
+        tags=TAGS,
+    )
+    def get(self, request: Request, user_id: str) -> Response:
+        sessions = credentials.live_sessions(services.get_user(int(user_id)))
+        page = paginate(sessions, request.query_params, lambda items: SessionSerializer(items, many=True).data)
+        return ok(page, "Sessions retrieved")
+
+    @api_doc(summary="End all of a user's sessions", responses={200: None}, errors=(401, 403, 404), tags=TAGS)
+    def delete(self, request: Request, user_id: str) -> Response:
+        services.end_sessions(services.get_user(int(user_id)))
+        return ok(None, "Sessions ended")
+
+
+class UserTokensApi(AdminApi):
+    @api_doc(
+        summary="A user's personal access tokens",
+        responses={200: (PersonalAccessTokenSerializer, True)},
+        errors=(400, 401, 403, 404),
+        parameters=PAGE_PARAMETERS,
+        tags=TAGS,
+    )
+    def get(self, request: Request, user_id: str) -> Response:
+        tokens = credentials.list_pats(services.get_user(int(user_id)))
+        page = paginate(
+            tokens, request.query_params, lambda items: PersonalAccessTokenSerializer(items, many=True).data
+        )
+        return ok(page, "Tokens retrieved")
+
+
+class UserTokenDetailApi(AdminApi):
+    @api_doc(summary="Revoke a user's personal access token", responses={200: None}, errors=(401, 403, 404), tags=TAGS)
+    def delete(self, request: Request, user_id: str, token_id: str) -> Response:
+        credentials.revoke_pat(account=services.get_user(int(user_id)), token_id=int(token_id))
+        return ok(None, "Token revoked")

@@ -1,26 +1,37 @@
-"""Forms of the Django admin site: login with lockout, account creation and change."""
+"""Forms of the Django admin site: login through the API's credential service, account forms
+validated by the API's serializers (one set of field rules)."""
+
+from typing import Any
 
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import BaseUserCreationForm, UserChangeForm
 from django.core.files.uploadedfile import UploadedFile
 
-from common.exceptions import AccountInactive, AccountLocked, DomainError, InvalidCredentials
+from accounts.serializers import ProfileFieldsSerializer
+from common.exceptions import AccountInactive, AccountLocked, DomainError, InvalidCredentials, RateLimited
 from common.images import process_avatar
 from common.realms import ADMIN
-from common.serializers import phone_validator, username_validator
-from tokens.services import verify_credentials
+from tokens.services import spend_login_attempt, verify_credentials
 
 
 class AdminLoginForm(AdminAuthenticationForm):
-    """The admin site's login: the API's lockout rules and messages, then Django's staff check."""
+    """The admin site's login: the admin realm's per-IP budget, the API's lockout rules, then the staff check."""
 
     def clean(self):
         username, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
         if not username or not password:
             return self.cleaned_data
         try:
+            spend_login_attempt(self.request, ADMIN)
             self.user_cache = verify_credentials(realm=ADMIN, identifier=username, password=password)
+        except RateLimited as exc:
+            self.rate_limited = exc
+            minutes = max(1, round((exc.retry_after or 60) / 60))
+            raise forms.ValidationError(
+                f"Too many login attempts from your address. Try again in about {minutes} minute(s).",
+                code="rate_limited",
+            ) from exc
         except AccountLocked as exc:
             minutes = max(1, round((exc.retry_after or 60) / 60))
             raise forms.ValidationError(
@@ -36,23 +47,19 @@ class AdminLoginForm(AdminAuthenticationForm):
 
 
 class AccountFormMixin(forms.ModelForm):
-    """Field rules of the API for forms: username charset, lower-cased email, phone format, clean avatars."""
+    """Profile fields checked by the API's serializer; avatars through the API's image pipeline."""
 
-    def clean_username(self) -> str:
-        username = self.cleaned_data["username"]
-        username_validator(username)
-        if len(username) < 3:
-            raise forms.ValidationError("Username must be at least 3 characters.")
-        return username
-
-    def clean_email(self) -> str:
-        return self.cleaned_data["email"].lower()
-
-    def clean_phone(self) -> str | None:
-        phone = self.cleaned_data.get("phone") or None
-        if phone:
-            phone_validator(phone)
-        return phone
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        values = {f: cleaned.get(f) for f in ProfileFieldsSerializer().fields if f in self.fields}
+        serializer = ProfileFieldsSerializer(data=values, partial=True)
+        if not serializer.is_valid():
+            for field, messages in serializer.errors.items():
+                for message in messages:
+                    self.add_error(field if field in self.fields else None, str(message))
+            return cleaned
+        cleaned.update(serializer.validated_data)
+        return cleaned
 
     def clean_avatar(self):
         avatar = self.cleaned_data.get("avatar")
@@ -65,7 +72,7 @@ class AccountFormMixin(forms.ModelForm):
 
 
 class AccountCreationForm(AccountFormMixin, BaseUserCreationForm):
-    """Create an account with a validated, hashed password (bound to a model by account_forms)."""
+    """Create an account with a validated password (bound to a model by account_forms)."""
 
 
 class AccountChangeForm(AccountFormMixin, UserChangeForm):

@@ -3,7 +3,8 @@ from typing import Any
 from rest_framework import serializers
 
 from accounts.models import User
-from common.serializers import AccountFieldsSerializer, PasswordField, check_password_rules
+from accounts.serializers import ProfileFieldsSerializer
+from tokens.serializers import PasswordField, check_password_rules
 
 ORDERINGS = ["id", "username", "email", "created_at"]
 
@@ -15,7 +16,9 @@ class UserListParams(serializers.Serializer):
     ordering = serializers.ChoiceField(choices=[*ORDERINGS, *(f"-{o}" for o in ORDERINGS)], default="id")
 
 
-class ManagedUserUpdateSerializer(AccountFieldsSerializer):
+class ManagedUserUpdateSerializer(ProfileFieldsSerializer):
+    """What an admin may change on a user (the avatar is the user's own business)."""
+
     is_active = serializers.BooleanField(required=False)
     password = PasswordField(required=False)
 

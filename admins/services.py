@@ -1,14 +1,15 @@
 """What admins do to accounts (users through the API; users and admins through the admin site).
 
-Credential effects go through the tokens services.
+Profile changes go through accounts.services and credential effects through tokens.services,
+so a rule added there holds here too.
 """
 
 from typing import Any
 
 from django.db import transaction
 
+from accounts import services as account_services
 from accounts.models import User
-from common import services as accounts
 from common.exceptions import NotFound
 from common.models import AbstractAccount
 from tokens import services as credentials
@@ -23,49 +24,51 @@ def get_user(user_id: int) -> User:
 
 
 @transaction.atomic
-def update_user(*, user: User, data: dict[str, Any]) -> User:
-    """Profile fields, `is_active` and an optional new password (which ends the user's sessions)."""
+def update_account(*, account: AbstractAccount, data: dict[str, Any]) -> AbstractAccount:
+    """Profile fields, avatar, `is_active` and an optional new password (which ends the sessions)."""
+    data = dict(data)
     password = data.pop("password", None)
     is_active = data.pop("is_active", None)
-    accounts.update_profile(account=user, data=data)
+    account_services.update_profile(account=account, data=data)
     if password:
-        credentials.set_password(user, password)
-    if is_active is not None and is_active != user.is_active:
-        if is_active:
-            activate(user)
-        else:
-            block(user)
-    return user
+        credentials.set_password(account, password)
+    if is_active is not None and is_active != account.is_active:
+        (activate if is_active else block)(account)
+    return account
 
 
-def activate(user: AbstractAccount) -> AbstractAccount:
-    user.is_active = True
-    user.save(update_fields=["is_active", "updated_at"])
-    return user
+def activate(account: AbstractAccount) -> AbstractAccount:
+    account.is_active = True
+    account.save(update_fields=["is_active", "updated_at"])
+    return account
 
 
 @transaction.atomic
-def block(user: AbstractAccount) -> AbstractAccount:
-    """Deactivate; every token of the user stops working at once."""
-    user.is_active = False
-    user.save(update_fields=["is_active", "updated_at"])
-    credentials.revoke_all_credentials(user)
-    return user
+def block(account: AbstractAccount) -> AbstractAccount:
+    """Deactivate; every token of the account stops working at once."""
+    account.is_active = False
+    account.save(update_fields=["is_active", "updated_at"])
+    credentials.revoke_all_credentials(account)
+    return account
 
 
-def unlock(user: AbstractAccount) -> AbstractAccount:
-    user.failed_login_attempts = 0
-    user.locked_until = None
-    user.save(update_fields=["failed_login_attempts", "locked_until", "updated_at"])
-    return user
+def unlock(account: AbstractAccount) -> AbstractAccount:
+    account.failed_login_attempts = 0
+    account.locked_until = None
+    account.save(update_fields=["failed_login_attempts", "locked_until", "updated_at"])
+    return account
 
 
-def delete(user: AbstractAccount) -> None:
-    if not user.is_deleted:
-        credentials.soft_delete(user)
+def delete(account: AbstractAccount) -> AbstractAccount:
+    account_services.soft_delete(account)
+    return account
 
 
-def restore(user: AbstractAccount) -> AbstractAccount:
-    if user.is_deleted:
-        user.restore()
-    return user
+def restore(account: AbstractAccount) -> AbstractAccount:
+    return account_services.restore(account)
+
+
+def end_sessions(account: AbstractAccount) -> AbstractAccount:
+    """Every login session of the account ends; personal access tokens stay."""
+    credentials.logout_everywhere(account=account)
+    return account

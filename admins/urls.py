@@ -1,10 +1,15 @@
+from accounts.urls import realm_urlpatterns
 from admins import apis, services
 from admins.authentication import AdminAuthentication
 from common.realms import ADMIN
-from common.urls import api_path
-from tokens.urls import realm_urlpatterns
+from common.urls import api_path, id_param
 
-USER = r"admin/users/(?P<user_id>[0-9]+)"
+USER = f"admin/users/{id_param('user_id')}"
+
+
+def action(name: str, operation, message: str):
+    return api_path(f"{USER}/{name}", apis.UserActionApi.as_view(operation=operation, message=message))
+
 
 urlpatterns = [
     *realm_urlpatterns(
@@ -17,8 +22,11 @@ urlpatterns = [
     ),
     api_path("admin/users", apis.UserListApi.as_view()),
     api_path(USER, apis.UserDetailApi.as_view()),
-    api_path(f"{USER}/activate", apis.UserActionApi.as_view(operation=services.activate, message="User activated")),
-    api_path(f"{USER}/block", apis.UserActionApi.as_view(operation=services.block, message="User blocked")),
-    api_path(f"{USER}/unlock", apis.UserActionApi.as_view(operation=services.unlock, message="User unlocked")),
-    api_path(f"{USER}/restore", apis.UserActionApi.as_view(operation=services.restore, message="User restored")),
+    action("activate", services.activate, "User activated"),
+    action("block", services.block, "User blocked"),
+    action("unlock", services.unlock, "User unlocked"),
+    action("restore", services.restore, "User restored"),
+    api_path(f"{USER}/sessions", apis.UserSessionsApi.as_view()),
+    api_path(f"{USER}/tokens", apis.UserTokensApi.as_view()),
+    api_path(f"{USER}/tokens/{id_param('token_id')}", apis.UserTokenDetailApi.as_view()),
 ]

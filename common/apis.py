@@ -2,16 +2,27 @@
 
 from typing import Any
 
+from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
 from common.realms import Realm
 
 
 class RealmApi(APIView):
-    # An API of one realm: `realm` and the authentication class come from a subclass or
-    # `as_view(...)`. (A comment, not a docstring: OpenAPI descriptions would inherit it.)
+    # An API of one realm: `realm` and the authentication classes come from a subclass or
+    # `as_view(...)`; the default permission requires an account of that realm.
+    # (A comment, not a docstring: OpenAPI descriptions would inherit it.)
 
     realm: Realm = None  # type: ignore[assignment]  # set by a subclass or as_view(realm=...)
+    # True, or the methods for which a personal access token is refused (tokens.permissions).
+    session_only: bool | tuple[str, ...] = False
 
-    def context(self) -> dict[str, Any]:
-        return {"request": self.request}
+    def context(self, **extra: Any) -> dict[str, Any]:
+        return {"request": self.request, **extra}
+
+
+class PublicApi(RealmApi):
+    # Open endpoints read no credentials: a stale token in a client's default headers
+    # must not turn a login or a refresh into a 401.
+    authentication_classes: list = []
+    permission_classes = [AllowAny]

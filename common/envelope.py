@@ -1,4 +1,4 @@
-"""The two response shapes of API.md §2."""
+"""The two response shapes of docs/api.md §2."""
 
 from typing import Any
 
@@ -18,5 +18,7 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
     }
 
 
-def ok(data: Any = None, message: str = "OK", status: int = http.HTTP_200_OK) -> Response:
-    return Response(success_body(data, message), status=status)
+def ok(data: Any = None, message: str = "OK", status: int = http.HTTP_200_OK, *, secret: bool = False) -> Response:
+    """A success response; `secret` ones (tokens, codes) must not be cached anywhere (RFC 6749 §5.1)."""
+    headers = {"Cache-Control": "no-store", "Pragma": "no-cache"} if secret else None
+    return Response(success_body(data, message), status=status, headers=headers)

@@ -1,12 +1,14 @@
-"""Domain exceptions and the one handler that turns every failure into the envelope."""
+"""Domain errors (the one table of status, code and message) and the handler that makes every failure the envelope."""
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from django_ratelimit.exceptions import Ratelimited
@@ -20,7 +22,12 @@ logger = logging.getLogger(__name__)
 
 
 class DomainError(Exception):
-    """A failure the client can act on: an HTTP status, a code, a message and details."""
+    """A failure the client can act on: an HTTP status, a code, a message and details.
+
+    The subclasses below are the only table of status → code → message; the handler,
+    the middleware's translation of Django's HTML error pages and the OpenAPI error
+    responses all read it.
+    """
 
     status_code = 400
     code = "VALIDATION_ERROR"
@@ -43,24 +50,32 @@ class ValidationFailed(DomainError):
     status_code, code, message = 400, "VALIDATION_ERROR", "Validation failed"
 
 
-class InvalidToken(DomainError):
-    status_code, code, message = 401, "INVALID_TOKEN", "Invalid or expired token"
-
-
 class NotAuthenticated(DomainError):
     status_code, code, message = 401, "NOT_AUTHENTICATED", "Authentication credentials were not provided"
+
+
+class InvalidToken(DomainError):
+    status_code, code, message = 401, "INVALID_TOKEN", "Invalid or expired token"
 
 
 class InvalidCredentials(DomainError):
     status_code, code, message = 401, "INVALID_CREDENTIALS", "Invalid credentials"
 
 
+class Forbidden(DomainError):
+    status_code, code, message = 403, "FORBIDDEN", "You do not have permission to perform this action"
+
+
 class AccountInactive(DomainError):
     status_code, code, message = 403, "ACCOUNT_INACTIVE", "Account is inactive"
 
 
-class Forbidden(DomainError):
-    status_code, code, message = 403, "FORBIDDEN", "You do not have permission to perform this action"
+class EmailNotVerified(DomainError):
+    status_code, code, message = 403, "EMAIL_NOT_VERIFIED", "Email address is not verified"
+
+
+class MfaRequired(DomainError):
+    status_code, code, message = 403, "MFA_REQUIRED", "Multi-factor authentication must be enabled first"
 
 
 class NotFound(DomainError):
@@ -99,16 +114,40 @@ class ServiceUnavailable(DomainError):
     status_code, code, message = 503, "SERVICE_UNAVAILABLE", "Service unavailable"
 
 
+def error_classes() -> list[type[DomainError]]:
+    """Every concrete error class, in declaration order."""
+    return DomainError.__subclasses__()
+
+
+def for_status(status: int) -> DomainError:
+    """The error a bare HTTP status stands for (Django's own error pages)."""
+    for cls in error_classes():
+        if cls.status_code == status:
+            return cls()
+    return (InternalError if status >= 500 else ValidationFailed)()
+
+
+def codes_by_status() -> dict[int, list[str]]:
+    """status → the codes it may carry (OpenAPI descriptions)."""
+    table: dict[int, list[str]] = {}
+    for cls in error_classes():
+        if cls.code not in table.setdefault(cls.status_code, []):
+            table[cls.status_code].append(cls.code)
+    return table
+
+
 # Unique constraints are named "<table>_<field>_uniq"; SQLite names a partial unique index
 # by its column ("accounts_user.phone"). Only the first line is read: later lines
 # (PostgreSQL's DETAIL) quote the user's values.
 _UNIQUE_CONSTRAINT = re.compile(r"(?:_(username|email|phone)_uniq\b|\w\.(username|email|phone)\b)")
 
 
-def conflict_from_integrity_error(exc: IntegrityError) -> DomainError:
-    """A unique-constraint race → 409 naming the field; any other integrity error → 409 too."""
+def unique_conflict(exc: IntegrityError) -> Conflict | None:
+    """A race on a unique account field → 409 naming it; None when the error is something else."""
     first_line = str(exc).splitlines()[0] if str(exc) else ""
     fields = sorted({name for match in _UNIQUE_CONSTRAINT.findall(first_line) for name in match if name})
+    if not fields:
+        return None
     return Conflict(details={f: [f"This {f} is already taken."] for f in fields})
 
 
@@ -117,7 +156,7 @@ def _field_errors(detail: Any) -> dict[str, Any]:
     if isinstance(detail, dict):
         out: dict[str, Any] = {}
         for key, value in detail.items():
-            name = "non_field_errors" if key == "detail" else key
+            name = "non_field_errors" if key in ("detail", "__all__") else key
             if isinstance(value, dict):
                 out[name] = _field_errors(value)
             elif isinstance(value, list):
@@ -130,44 +169,51 @@ def _field_errors(detail: Any) -> dict[str, Any]:
     return {"non_field_errors": [str(detail)]}
 
 
+def _django_validation(exc: DjangoValidationError) -> DomainError:
+    detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+    return ValidationFailed(details=_field_errors(detail))
+
+
+def _apiexception(exc: drf.APIException) -> DomainError:
+    error = for_status(exc.status_code)
+    error.message = str(exc.detail) if isinstance(exc.detail, str) else error.message
+    return error
+
+
+# Known exceptions of Django, DRF and django-ratelimit → domain errors. The most specific
+# class is found by walking the exception's MRO.
+_TRANSLATIONS: dict[type[BaseException], Callable[[Any], DomainError]] = {
+    Ratelimited: lambda exc: RateLimited(retry_after=settings.RATE_LIMIT_WINDOW_MINUTES * 60),
+    drf.ValidationError: lambda exc: ValidationFailed(details=_field_errors(exc.detail)),
+    drf.ParseError: lambda exc: ValidationFailed(
+        f"Malformed request body: {exc.detail}", details={"non_field_errors": [str(exc.detail)]}
+    ),
+    drf.NotAuthenticated: lambda exc: NotAuthenticated(),
+    drf.AuthenticationFailed: lambda exc: InvalidToken(),
+    drf.PermissionDenied: lambda exc: Forbidden(),
+    DjangoPermissionDenied: lambda exc: Forbidden(),
+    drf.NotFound: lambda exc: NotFound(),
+    Http404: lambda exc: NotFound(),
+    drf.MethodNotAllowed: lambda exc: MethodNotAllowed(),
+    drf.UnsupportedMediaType: lambda exc: UnsupportedMediaType(str(exc.detail)),
+    drf.Throttled: lambda exc: RateLimited(retry_after=int(exc.wait or 1)),
+    drf.APIException: _apiexception,
+    DjangoValidationError: _django_validation,
+    RequestDataTooBig: lambda exc: PayloadTooLarge("Request body is too large"),
+    SuspiciousOperation: lambda exc: ValidationFailed("Bad request"),
+    RecursionError: lambda exc: ValidationFailed("Request body is nested too deeply"),
+    OperationalError: lambda exc: ServiceUnavailable("Database unavailable"),
+    InterfaceError: lambda exc: ServiceUnavailable("Database unavailable"),
+}
+
+
 def to_domain_error(exc: BaseException) -> DomainError | None:
-    """Translate a known exception into a DomainError; None means unexpected."""
+    """Translate a known exception into a DomainError; None means unexpected (a logged 500)."""
     if isinstance(exc, DomainError):
         return exc
-    if isinstance(exc, Ratelimited):
-        return RateLimited(retry_after=settings.RATE_LIMIT_WINDOW_MINUTES * 60)
-    if isinstance(exc, drf.ValidationError):
-        return ValidationFailed(details=_field_errors(exc.detail))
-    if isinstance(exc, drf.ParseError):
-        return ValidationFailed(
-            f"Malformed request body: {exc.detail}", details={"non_field_errors": [str(exc.detail)]}
-        )
-    if isinstance(exc, drf.NotAuthenticated):
-        return NotAuthenticated()
-    if isinstance(exc, drf.AuthenticationFailed):
-        return InvalidToken()
-    if isinstance(exc, drf.PermissionDenied | DjangoPermissionDenied):
-        return Forbidden()
-    if isinstance(exc, drf.NotFound | Http404):
-        return NotFound()
-    if isinstance(exc, drf.MethodNotAllowed):
-        return MethodNotAllowed()
-    if isinstance(exc, drf.UnsupportedMediaType):
-        return UnsupportedMediaType(str(exc.detail))
-    if isinstance(exc, drf.Throttled):
-        return RateLimited(retry_after=int(exc.wait or 1))
-    if isinstance(exc, RequestDataTooBig):
-        return PayloadTooLarge("Request body is too large")
-    if isinstance(exc, SuspiciousOperation):
-        return ValidationFailed("Bad request")
-    if isinstance(exc, IntegrityError):
-        return conflict_from_integrity_error(exc)
-    if isinstance(exc, OperationalError | InterfaceError):
-        return ServiceUnavailable("Database unavailable")
-    if isinstance(exc, drf.APIException):
-        error = DomainError(str(exc.detail))
-        error.status_code, error.code = exc.status_code, exc.default_code.upper()
-        return error
+    for cls in type(exc).__mro__:
+        if cls in _TRANSLATIONS:
+            return _TRANSLATIONS[cls](exc)
     return None
 
 
@@ -177,9 +223,7 @@ def error_response_data(exc: BaseException, request_id: str | None) -> tuple[int
     if error is None:
         logger.error("Unhandled error (request_id=%s)", request_id, exc_info=exc)
         error = InternalError(details={"request_id": request_id})
-    elif isinstance(error, ServiceUnavailable | InternalError) or (
-        isinstance(exc, DatabaseError) and not isinstance(exc, IntegrityError)
-    ):
+    elif isinstance(error, ServiceUnavailable | InternalError) or isinstance(exc, DatabaseError):
         logger.error("%s (request_id=%s)", error.code, request_id, exc_info=exc)
     headers: dict[str, str] = {}
     if error.status_code == 401:

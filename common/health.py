@@ -5,6 +5,7 @@ import logging
 from django.core.cache import cache
 from django.db import DatabaseError, connection
 from rest_framework import serializers
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -23,7 +24,7 @@ class HealthSerializer(serializers.Serializer):
 
 class HealthApi(APIView):
     authentication_classes: list = []
-    permission_classes: list = []
+    permission_classes = [AllowAny]
 
     @api_doc(summary="Database and cache status", responses={200: HealthSerializer}, errors=(503,), tags=["service"])
     def get(self, request: Request) -> Response:

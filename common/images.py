@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
+from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
@@ -79,7 +80,11 @@ def _encode(image: Image.Image) -> bytes:
     return out.getvalue()
 
 
-def process_avatar(upload: UploadedFile) -> ContentFile:
+class CleanAvatar(ContentFile):
+    """An avatar that went through the pipeline (re-encoded, random name)."""
+
+
+def process_avatar(upload: UploadedFile) -> CleanAvatar:
     """A checked, cleaned avatar ready to store; 413 when too large, 400 when not an image."""
     limit = settings.MAX_UPLOAD_MB * 1024 * 1024
     if upload.size is None or upload.size > limit:
@@ -91,16 +96,16 @@ def process_avatar(upload: UploadedFile) -> ContentFile:
     data = upload.read(limit + 1)
     image = _decode(data)
     fmt = image.format
-    return ContentFile(_encode(image), name=f"{secrets.token_urlsafe(16)}.{FORMATS[fmt]}")
+    return CleanAvatar(_encode(image), name=f"{secrets.token_urlsafe(16)}.{FORMATS[fmt]}")
 
 
 @contextmanager
-def stored_avatar(upload: UploadedFile | None) -> Iterator[str | None]:
+def stored_avatar(upload: File | None) -> Iterator[str | None]:
     """Store a processed avatar for the duration of a block; remove it if the block fails."""
     if upload is None:
         yield None
         return
-    content = process_avatar(upload)
+    content = upload if isinstance(upload, CleanAvatar) else process_avatar(upload)
     name = default_storage.save(f"{AVATAR_DIR}/{content.name}", content)
     try:
         yield name

@@ -1,30 +1,27 @@
-"""Request ids, an early 413 for oversized bodies, and the envelope for failures outside DRF views."""
+"""Request ids, request body limits, and the envelope for failures outside DRF views."""
 
+import io
 import re
 import uuid
 from collections.abc import Callable
 
 from django.conf import settings
+from django.core.handlers.wsgi import LimitedStream
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 
-from common.exceptions import DomainError, PayloadTooLarge, json_error_response
+from common.exceptions import PayloadTooLarge, for_status, json_error_response
 
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
-# Django's own error pages (technical pages under DEBUG included) become the envelope.
-_STATUS_ERRORS = {
-    400: ("VALIDATION_ERROR", "Bad request"),
-    403: ("FORBIDDEN", "Forbidden"),
-    404: ("NOT_FOUND", "Not found"),
-    405: ("METHOD_NOT_ALLOWED", "Method not allowed"),
-    413: ("PAYLOAD_TOO_LARGE", "Payload too large"),
-    500: ("INTERNAL_ERROR", "Internal server error"),
-}
+
+def body_limit() -> int:
+    """No request may be larger than an avatar upload plus the form fields beside it."""
+    return settings.MAX_UPLOAD_MB * 1024 * 1024 + settings.DATA_UPLOAD_MAX_MEMORY_SIZE
 
 
 class RequestIdMiddleware:
-    """Tag each request with an id (a sane incoming X-Request-ID is kept) and echo it."""
+    """Tag each request with an id (a well-formed incoming X-Request-ID is kept) and echo it."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -32,7 +29,7 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         incoming = request.headers.get("X-Request-ID", "")
         request.request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
-        response = self._too_large(request) or self.get_response(request)
+        response = self._check_body(request) or self.get_response(request)
         response = self._as_envelope(request, response)
         response["X-Request-ID"] = request.request_id
         return response
@@ -44,16 +41,23 @@ class RequestIdMiddleware:
         return None
 
     @staticmethod
-    def _too_large(request: HttpRequest) -> HttpResponse | None:
-        """Refuse a body larger than any request may be before reading a byte of it."""
+    def _check_body(request: HttpRequest) -> HttpResponse | None:
+        """Refuse an oversized body before reading it; read a chunked body (no Content-Length) up to the limit."""
+        limit = body_limit()
+        too_large = json_error_response(PayloadTooLarge("Request body is too large"), request.request_id)
+        chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if chunked and not request.META.get("CONTENT_LENGTH") and "wsgi.input" in request.META:
+            data = request.META["wsgi.input"].read(limit + 1)
+            if len(data) > limit:
+                return too_large
+            request.META["CONTENT_LENGTH"] = str(len(data))
+            request._stream = LimitedStream(io.BytesIO(data), len(data))
+            return None
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return None
-        limit = settings.MAX_UPLOAD_MB * 1024 * 1024 + settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        if length > limit:
-            return json_error_response(PayloadTooLarge("Request body is too large"), request.request_id)
-        return None
+        return too_large if length > limit else None
 
     @staticmethod
     def _as_envelope(request: HttpRequest, response: HttpResponse) -> HttpResponse:
@@ -63,7 +67,8 @@ class RequestIdMiddleware:
         admin_page = request.path.startswith("/django-admin/") and status < 500
         if status < 400 or not is_html or admin_page:
             return response
-        code, message = _STATUS_ERRORS.get(status, ("INTERNAL_ERROR" if status >= 500 else "VALIDATION_ERROR", "Error"))
-        error = DomainError(message, details={"request_id": request.request_id} if status >= 500 else None)
-        error.status_code, error.code = status, code
+        error = for_status(status)
+        error.status_code = status
+        if status >= 500:
+            error.details = {"request_id": request.request_id}
         return json_error_response(error, request.request_id)

@@ -7,7 +7,12 @@ from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
+from django.dispatch import Signal
 from django.utils import timezone
+
+# Sent after an existing account's new password is saved, whatever the path (API, reset,
+# admin site forms, commands): `tokens` ends the account's sessions on it.
+password_changed = Signal()
 
 models.CharField.register_lookup(Lower)
 
@@ -107,6 +112,8 @@ class AbstractAccount(AbstractBaseUser):
     phone = models.CharField(max_length=16, null=True, blank=True)
     avatar = models.ImageField(upload_to="avatars/", blank=True, default="")
     is_active = models.BooleanField(default=True)
+    email_verified = models.BooleanField(default=False)
+    mfa_enabled = models.BooleanField(default=False)
     failed_login_attempts = models.PositiveIntegerField(default=0)
     locked_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -127,6 +134,13 @@ class AbstractAccount(AbstractBaseUser):
 
     def __str__(self) -> str:
         return self.username
+
+    def save(self, *args, **kwargs) -> None:
+        # set_password() leaves the raw password in _password until the next save.
+        new_password = self._password is not None and not self._state.adding
+        super().save(*args, **kwargs)
+        if new_password:
+            password_changed.send(sender=type(self), account=self)
 
     @property
     def is_locked(self) -> bool:

@@ -1,4 +1,4 @@
-"""The page shape of API.md §3, with strict query parameter validation."""
+"""The page shape of docs/api.md §3, with strict query parameter validation."""
 
 import math
 from collections.abc import Callable

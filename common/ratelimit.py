@@ -13,14 +13,16 @@ from common.net import client_ip
 logger = logging.getLogger(__name__)
 
 
-def enforce(request: HttpRequest, *, group: str, rate: str | tuple[int, int]) -> None:
-    """Count this request against the client IP's budget; 429 with Retry-After when over it.
+def enforce(request: HttpRequest, *, group: str, rate: str | tuple[int, int], key: str | None = None) -> None:
+    """Count this request against the client IP's budget (or `key`'s); 429 with Retry-After when over it.
 
     With the cache unreachable the request goes through (account lockout still
     protects logins) and the failure is logged.
     """
     try:
-        usage = get_usage(request, group=group, key="ip", rate=rate, increment=True)
+        usage = get_usage(
+            request, group=group, key="ip" if key is None else (lambda _group, _request: key), rate=rate, increment=True
+        )
     except (RedisError, DatabaseError):
         logger.warning("Rate limit cache unavailable; %s from %s not counted", group, client_ip(request), exc_info=True)
         return

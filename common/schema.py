@@ -6,22 +6,23 @@ from typing import Any
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 
+from common.exceptions import codes_by_status
+
 _cache: dict[str, serializers.Serializer] = {}
 
-ERROR_DESCRIPTIONS = {
-    400: "VALIDATION_ERROR: bad field values, query parameters or malformed body",
-    401: "NOT_AUTHENTICATED, INVALID_TOKEN or INVALID_CREDENTIALS",
-    403: "FORBIDDEN or ACCOUNT_INACTIVE",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    409: "CONFLICT: username, email or phone already taken (details name the fields)",
-    413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE",
-    423: "ACCOUNT_LOCKED (Retry-After header)",
-    429: "RATE_LIMITED (Retry-After header)",
-    500: "INTERNAL_ERROR (details.request_id)",
-    503: "SERVICE_UNAVAILABLE",
+# Notes added to the codes the error table gives for a status.
+_NOTES = {
+    409: "details name the fields",
+    423: "Retry-After header",
+    429: "Retry-After header",
+    500: "details.request_id",
 }
+
+
+def error_description(status: int) -> str:
+    """The codes a status may carry, read from the one error table."""
+    codes = " or ".join(codes_by_status().get(status, ["VALIDATION_ERROR"]))
+    return f"{codes} ({_NOTES[status]})" if status in _NOTES else codes
 
 
 def _once(name: str, build: Callable[[], serializers.Serializer]) -> serializers.Serializer:
@@ -91,7 +92,7 @@ def api_doc(
         for status, body in responses.items()
     }
     for status in (*errors, 500):
-        documented[status] = OpenApiResponse(error_envelope(), description=ERROR_DESCRIPTIONS[status])
+        documented[status] = OpenApiResponse(error_envelope(), description=error_description(status))
     return extend_schema(summary=summary, request=request, responses=documented, tags=tags, **kwargs)
 
 

@@ -8,3 +8,8 @@ from django.urls import URLPattern, re_path
 def api_path(route: str, view: Callable, name: str | None = None) -> URLPattern:
     """`route` uses regex groups for parameters, e.g. r"users/(?P<user_id>[0-9]+)"."""
     return re_path(rf"^{route}/?$", view, name=name)
+
+
+def id_param(name: str) -> str:
+    """A path parameter for a database id (at most 18 digits, so it always fits the column)."""
+    return rf"(?P<{name}>[0-9]{{1,18}})"

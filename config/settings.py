@@ -1,8 +1,7 @@
-"""Settings, read from the environment and an optional `.env` file (names in API.md §9)."""
+"""Settings, read from the environment and an optional `.env` file (names in docs/api.md §9)."""
 
 import sys
 import warnings
-from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -31,7 +30,7 @@ elif len(SECRET_KEY) < 32:
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "admins.apps.AccountsAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -164,6 +163,7 @@ LOCKOUT_DURATION_MINUTES = env.int("LOCKOUT_DURATION_MINUTES", default=30)
 RATE_LIMIT_ATTEMPTS = env.int("RATE_LIMIT_ATTEMPTS", default=5)
 RATE_LIMIT_WINDOW_MINUTES = env.int("RATE_LIMIT_WINDOW_MINUTES", default=15)
 REGISTER_RATE = env.str("REGISTER_RATE", default="20/h")
+AVATAR_RATE = env.str("AVATAR_RATE", default="30/h")  # avatar uploads, per IP and per account
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 # --- Tokens ---------------------------------------------------------------------------
@@ -175,14 +175,8 @@ REFRESH_TOKEN_EXPIRE_DAYS = env.int("REFRESH_TOKEN_EXPIRE_DAYS", default=7)
 PAT_DEFAULT_EXPIRE_DAYS = env.int("PAT_DEFAULT_EXPIRE_DAYS", default=90)
 PAT_LAST_USED_RESOLUTION_SECONDS = 60
 
-SIMPLE_JWT = {
-    "ALGORITHM": ALGORITHM,
-    "SIGNING_KEY": SECRET_KEY,
-    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=ACCESS_TOKEN_EXPIRE_MINUTES),
-    "REFRESH_TOKEN_LIFETIME": timedelta(days=REFRESH_TOKEN_EXPIRE_DAYS),
-    "USER_ID_CLAIM": "sub",
-    "UPDATE_LAST_LOGIN": False,
-}
+# Only simplejwt's token layer is used (tokens.jwt_tokens): it reads these two.
+SIMPLE_JWT = {"ALGORITHM": ALGORITHM, "SIGNING_KEY": SECRET_KEY}
 
 # --- Uploads and files ----------------------------------------------------------
 MEDIA_ROOT = BASE_DIR / env.str("UPLOAD_DIR", default="media")
@@ -229,7 +223,8 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": [],
+    # Deny by default: an account of the view's realm, with what its credential may do.
+    "DEFAULT_PERMISSION_CLASSES": ["tokens.permissions.RealmAccess"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "common.negotiation.LenientContentNegotiation",
     "DEFAULT_METADATA_CLASS": "common.metadata.EnvelopeMetadata",
     "EXCEPTION_HANDLER": "common.exceptions.exception_handler",
@@ -242,7 +237,8 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Accounts and authentication API",
     "DESCRIPTION": "Two account realms (users and admins), JWT sessions with rotating refresh "
-    "tokens, personal access tokens. Every response is wrapped in the envelope of API.md §2.",
+    "tokens, personal access tokens. Every response is wrapped in the envelope of the API reference "
+    "(docs/api.md in the repository, section 2).",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -1,53 +1,31 @@
-"""The endpoints both realms share. Each realm mounts them with `as_view(realm=..., authentication_classes=...)`."""
+"""Credential endpoints both realms share: login, refresh, logout, password, tokens, sessions.
 
-from django.conf import settings
+Each realm mounts them with `as_view(realm=..., authentication_classes=...)` (tokens.urls).
+"""
+
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from common import ratelimit
-from common import services as accounts
-from common.apis import RealmApi
+from common.apis import PublicApi, RealmApi
 from common.envelope import ok
 from common.pagination import paginate
 from common.schema import PAGE_PARAMETERS, api_doc
-from common.serializers import (
-    AccountFieldsSerializer,
-    AccountSerializer,
-    LoginSerializer,
-    LogoutSerializer,
-    PasswordChangeSerializer,
-    RefreshSerializer,
-    RegisterSerializer,
-    TokenPairSerializer,
-)
 from tokens import services
-from tokens.authentication import IsAuthenticated, IsJWTSession
 from tokens.serializers import (
     CreatePersonalAccessTokenSerializer,
+    LoginSerializer,
+    LogoutAllSerializer,
+    LogoutSerializer,
     NewPersonalAccessTokenSerializer,
+    PasswordChangeSerializer,
     PersonalAccessTokenSerializer,
+    RefreshSerializer,
+    SessionSerializer,
+    TokenPairSerializer,
 )
 
 
-class RegisterApi(RealmApi):
-    @api_doc(
-        summary="Register an account",
-        request=RegisterSerializer,
-        responses={201: AccountSerializer},
-        errors=(400, 401, 409, 413, 415, 429),
-        description="Open for users; admin registration needs an admin bearer token. Avatar only in multipart.",
-    )
-    def post(self, request: Request) -> Response:
-        ratelimit.enforce(request, group=self.realm.register_rate_group, rate=settings.REGISTER_RATE)
-        serializer = RegisterSerializer(data=request.data, context={"model": self.realm.model})
-        serializer.is_valid(raise_exception=True)
-        account = accounts.register(realm=self.realm, data=serializer.validated_data)
-        return ok(
-            AccountSerializer(account, context=self.context()).data, f"{self.realm.title} registered successfully", 201
-        )
-
-
-class LoginApi(RealmApi):
+class LoginApi(PublicApi):
     @api_doc(
         summary="Log in (OAuth2 password form or JSON)",
         request=LoginSerializer,
@@ -56,8 +34,7 @@ class LoginApi(RealmApi):
         auth=[],
     )
     def post(self, request: Request) -> Response:
-        rate = (settings.RATE_LIMIT_ATTEMPTS, settings.RATE_LIMIT_WINDOW_MINUTES * 60)
-        ratelimit.enforce(request, group=self.realm.login_rate_group, rate=rate)
+        services.spend_login_attempt(request, self.realm)
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         pair = services.login(
@@ -66,10 +43,10 @@ class LoginApi(RealmApi):
             password=serializer.validated_data["password"],
             request=request,
         )
-        return ok(pair, "Login successful")
+        return ok(pair, "Login successful", secret=True)
 
 
-class RefreshApi(RealmApi):
+class RefreshApi(PublicApi):
     @api_doc(
         summary="Rotate a refresh token for a new pair",
         request=RefreshSerializer,
@@ -81,11 +58,11 @@ class RefreshApi(RealmApi):
         serializer = RefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         pair = services.refresh(realm=self.realm, raw_refresh=serializer.validated_data["refresh_token"])
-        return ok(pair, "Token refreshed")
+        return ok(pair, "Token refreshed", secret=True)
 
 
 class LogoutApi(RealmApi):
-    permission_classes = [IsJWTSession]
+    session_only = True
 
     @api_doc(summary="Log out this session", request=LogoutSerializer, responses={200: None}, errors=(400, 401, 403))
     def post(self, request: Request) -> Response:
@@ -99,63 +76,44 @@ class LogoutApi(RealmApi):
         return ok(None, "Logged out")
 
 
-class MeApi(RealmApi):
-    permission_classes = [IsAuthenticated]
-
-    @api_doc(summary="The authenticated account", responses={200: AccountSerializer}, errors=(401,))
-    def get(self, request: Request) -> Response:
-        return ok(AccountSerializer(request.user, context=self.context()).data, "Profile retrieved")
+class LogoutAllApi(RealmApi):
+    session_only = True
 
     @api_doc(
-        summary="Update the profile (partial for PUT and PATCH)",
-        request=AccountFieldsSerializer,
-        responses={200: AccountSerializer},
-        errors=(400, 401, 409, 413, 415),
+        summary="Log out every session (but this one with keep_current); personal access tokens stay",
+        request=LogoutAllSerializer,
+        responses={200: None},
+        errors=(400, 401, 403),
     )
-    def put(self, request: Request) -> Response:
-        # PUT is a partial update too (API.md §6): unspecified fields keep their value.
-        serializer = AccountFieldsSerializer(data=request.data, partial=True)
+    def post(self, request: Request) -> Response:
+        serializer = LogoutAllSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        account = accounts.update_profile(account=request.user, data=serializer.validated_data)
-        return ok(AccountSerializer(account, context=self.context()).data, "Profile updated")
-
-    patch = put
-
-    @api_doc(summary="Delete the account (soft delete)", responses={200: None}, errors=(401,))
-    def delete(self, request: Request) -> Response:
-        services.soft_delete(request.user)
-        return ok(None, "Account deleted")
-
-
-class MeAvatarApi(RealmApi):
-    permission_classes = [IsAuthenticated]
-
-    @api_doc(summary="Remove the avatar", responses={200: AccountSerializer}, errors=(401,))
-    def delete(self, request: Request) -> Response:
-        account = accounts.remove_avatar(request.user)
-        return ok(AccountSerializer(account, context=self.context()).data, "Avatar deleted")
+        keep = request.auth.session_id if serializer.validated_data["keep_current"] else None
+        services.logout_everywhere(account=request.user, keep_session_id=keep)
+        return ok(None, "Logged out everywhere")
 
 
 class PasswordApi(RealmApi):
-    permission_classes = [IsJWTSession]
+    session_only = True
 
     @api_doc(
         summary="Change the password (ends every other session)",
         request=PasswordChangeSerializer,
         responses={200: TokenPairSerializer},
-        errors=(400, 401, 403, 415),
+        errors=(400, 401, 403, 415, 423),
     )
     def post(self, request: Request) -> Response:
         serializer = PasswordChangeSerializer(data=request.data, context={"account": request.user})
         serializer.is_valid(raise_exception=True)
+        services.check_current_password(request.user, serializer.validated_data["current_password"])
         pair = services.change_password(
             account=request.user, new_password=serializer.validated_data["new_password"], request=request
         )
-        return ok(pair, "Password changed")
+        return ok(pair, "Password changed", secret=True)
 
 
 class TokenListApi(RealmApi):
-    permission_classes = [IsJWTSession]
+    session_only = True
 
     @api_doc(
         summary="List personal access tokens",
@@ -182,13 +140,41 @@ class TokenListApi(RealmApi):
         serializer.is_valid(raise_exception=True)
         token, secret = services.create_pat(account=request.user, **serializer.validated_data)
         token.token = secret
-        return ok(NewPersonalAccessTokenSerializer(token).data, "Token created", 201)
+        return ok(NewPersonalAccessTokenSerializer(token).data, "Token created", 201, secret=True)
 
 
 class TokenDetailApi(RealmApi):
-    permission_classes = [IsJWTSession]
+    session_only = True
 
     @api_doc(summary="Revoke a personal access token", responses={200: None}, errors=(401, 403, 404))
     def delete(self, request: Request, token_id: str) -> Response:
         services.revoke_pat(account=request.user, token_id=int(token_id))
         return ok(None, "Token revoked")
+
+
+class SessionListApi(RealmApi):
+    session_only = True
+
+    @api_doc(
+        summary="Live sessions of this account, newest first",
+        responses={200: (SessionSerializer, True)},
+        errors=(400, 401, 403),
+        parameters=PAGE_PARAMETERS,
+    )
+    def get(self, request: Request) -> Response:
+        context = {"current_session_id": request.auth.session_id}
+        page = paginate(
+            services.live_sessions(request.user),
+            request.query_params,
+            lambda items: SessionSerializer(items, many=True, context=context).data,
+        )
+        return ok(page, "Sessions retrieved")
+
+
+class SessionDetailApi(RealmApi):
+    session_only = True
+
+    @api_doc(summary="End one session (its access and refresh tokens)", responses={200: None}, errors=(401, 403, 404))
+    def delete(self, request: Request, session_id: str) -> Response:
+        services.revoke_session(account=request.user, session_id=int(session_id))
+        return ok(None, "Session revoked")

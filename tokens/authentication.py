@@ -1,27 +1,30 @@
 """The realm-aware bearer authentication: an access JWT or a personal access token."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from common.exceptions import Forbidden, InvalidToken
+from common.exceptions import InvalidToken
 from common.models import AbstractAccount
 from common.realms import Realm
-from tokens import jwt
-from tokens.models import LoginSession, PersonalAccessToken
+from tokens import jwt_tokens
+from tokens.models import ABILITIES, LoginSession, PersonalAccessToken
 from tokens.services import PAT_PREFIX, digest, touch_pat
 
 
 @dataclass(frozen=True)
 class Credential:
-    """What authenticated the request: a JWT session or a personal access token."""
+    """What authenticated the request: a login session (JWT) or a personal access token."""
 
     kind: str  # "jwt" or "pat"
     session_id: int | None = None
-    token_id: int | None = None
+    abilities: frozenset[str] = field(default_factory=lambda: frozenset(ABILITIES))
+
+    @property
+    def is_session(self) -> bool:
+        return self.kind != "pat"
 
 
 class RealmAuthentication(BaseAuthentication):
@@ -47,53 +50,27 @@ class RealmAuthentication(BaseAuthentication):
         except InvalidToken as exc:
             raise AuthenticationFailed("Invalid or expired token") from exc
 
-    def _owner_filter(self) -> dict[str, object]:
-        name = self.realm.name
-        return {f"{name}__isnull": False, f"{name}__is_active": True, f"{name}__deleted_at__isnull": True}
-
     def _authenticate_jwt(self, raw: str) -> tuple[AbstractAccount, Credential]:
-        claims = jwt.decode(jwt.AccessJWT, raw, realm=self.realm)
-        name = self.realm.name
+        claims = jwt_tokens.decode(jwt_tokens.AccessJWT, raw, realm=self.realm)
         # One query: the session is live and its account active and not deleted.
         session = (
-            LoginSession.objects.select_related(name)
-            .filter(pk=claims[jwt.SESSION_CLAIM], revoked_at__isnull=True, **{f"{name}_id": int(claims["sub"])})
-            .filter(**self._owner_filter())
+            LoginSession.objects.live_for(self.realm, claims["sub"])
+            .with_owner(self.realm)
+            .filter(pk=claims[jwt_tokens.SESSION_CLAIM])
             .first()
         )
         if session is None:
             raise InvalidToken()
-        return getattr(session, name), Credential(kind="jwt", session_id=session.pk)
+        return session.owner_in(self.realm), Credential(kind="jwt", session_id=session.pk)
 
     def _authenticate_pat(self, raw: str) -> tuple[AbstractAccount, Credential]:
-        name = self.realm.name
         token = (
-            PersonalAccessToken.objects.active()
-            .select_related(name)
-            .filter(digest=digest(raw))
-            .filter(**self._owner_filter())
-            .first()
+            PersonalAccessToken.objects.live_for(self.realm).with_owner(self.realm).filter(digest=digest(raw)).first()
         )
         if token is None:
             raise InvalidToken()
         touch_pat(token)
-        return getattr(token, name), Credential(kind="pat", token_id=token.pk)
+        return token.owner_in(self.realm), Credential(kind="pat", abilities=frozenset(token.abilities))
 
     def authenticate_header(self, request: Request) -> str:
         return self.keyword
-
-
-class IsAuthenticated(BasePermission):
-    def has_permission(self, request: Request, view: object) -> bool:
-        return request.user is not None
-
-
-class IsJWTSession(BasePermission):
-    """Token management and password change need a login session, not a personal access token."""
-
-    def has_permission(self, request: Request, view: object) -> bool:
-        if request.user is None:
-            return False
-        if not isinstance(request.auth, Credential) or request.auth.kind != "jwt":
-            raise Forbidden("This action requires a login session, not a personal access token")
-        return True

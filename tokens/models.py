@@ -4,12 +4,26 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from common.realms import realm_of
+from common.models import AbstractAccount
+from common.realms import Realm, realm_of
+
+ABILITIES = ("read", "write")
 
 
 class OwnedQuerySet(models.QuerySet):
-    def owned_by(self, account: models.Model) -> "OwnedQuerySet":
-        return self.filter(**{realm_of(account).name: account})
+    """The one place that knows the owner column is named after the realm."""
+
+    def of_account(self, account: AbstractAccount) -> "OwnedQuerySet":
+        return self.filter(**{f"{realm_of(account).name}_id": account.pk})
+
+    def live_for(self, realm: Realm, account_id: int | None = None) -> "OwnedQuerySet":
+        """Not revoked, not expired, owned by an active, not deleted account of the realm (by one, if given)."""
+        owner = realm.name
+        qs = self.active().filter(**{f"{owner}__is_active": True, f"{owner}__deleted_at__isnull": True})
+        return qs.filter(**{f"{owner}_id": account_id}) if account_id is not None else qs
+
+    def with_owner(self, realm: Realm) -> "OwnedQuerySet":
+        return self.select_related(realm.name)
 
     def active(self) -> "OwnedQuerySet":
         now = timezone.now()
@@ -44,8 +58,16 @@ class AccountOwned(models.Model):
         ]
 
     @property
-    def owner(self) -> models.Model:
+    def owner(self) -> AbstractAccount:
         return self.user if self.user_id else self.admin
+
+    def owner_in(self, realm: Realm) -> AbstractAccount:
+        return getattr(self, realm.name)
+
+
+def owner_kwargs(account: AbstractAccount) -> dict[str, AbstractAccount]:
+    """The owner column of a new row for this account."""
+    return {realm_of(account).name: account}
 
 
 class LoginSession(AccountOwned):
@@ -62,10 +84,23 @@ class LoginSession(AccountOwned):
     user_agent = models.CharField(max_length=255, blank=True, default="")
 
     class Meta(AccountOwned.Meta):
-        indexes = [models.Index(fields=["expires_at"]), models.Index(fields=["revoked_at"])]
+        indexes = [
+            models.Index(fields=["expires_at"]),
+            models.Index(fields=["revoked_at"]),
+            models.Index(fields=["user", "-created_at"], name="session_user_created"),
+            models.Index(fields=["admin", "-created_at"], name="session_admin_created"),
+        ]
 
     def __str__(self) -> str:
         return f"session {self.pk} of {self.owner}"
+
+    @property
+    def last_seen_at(self):
+        return self.refreshed_at or self.created_at
+
+
+def default_abilities() -> list[str]:
+    return list(ABILITIES)
 
 
 class PersonalAccessToken(AccountOwned):
@@ -73,6 +108,7 @@ class PersonalAccessToken(AccountOwned):
 
     name = models.CharField(max_length=100)
     digest = models.CharField(max_length=64, unique=True)
+    abilities = models.JSONField(default=default_abilities)
     last_used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta(AccountOwned.Meta):

@@ -1,9 +1,71 @@
+"""Shapes of the credential endpoints, and the password rules every path shares."""
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
+
+from common.models import AbstractAccount
+from tokens.models import ABILITIES
+
+
+class PasswordField(serializers.CharField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("write_only", True)
+        super().__init__(trim_whitespace=False, max_length=settings.PASSWORD_MAX_LENGTH, **kwargs)
+
+
+def check_password_rules(password: str, account: AbstractAccount, field: str = "password") -> None:
+    """Django's validators (length, common passwords, similarity to the account's own fields)."""
+    try:
+        validate_password(password, user=account)
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError({field: list(exc.messages)}) from exc
+
+
+class LoginSerializer(serializers.Serializer):
+    """OAuth2 password form or JSON; `username` may be the email."""
+
+    username = serializers.CharField(max_length=254)
+    password = PasswordField()
+    grant_type = serializers.ChoiceField(choices=["password"], required=False)
+
+
+class RefreshSerializer(serializers.Serializer):
+    refresh_token = serializers.CharField(max_length=4096)
+
+
+class LogoutSerializer(serializers.Serializer):
+    refresh_token = serializers.CharField(max_length=4096, required=False, allow_blank=True)
+
+
+class LogoutAllSerializer(serializers.Serializer):
+    keep_current = serializers.BooleanField(required=False, default=False)
+
+
+class PasswordChangeSerializer(serializers.Serializer):
+    current_password = PasswordField()
+    new_password = PasswordField()
+
+    def validate_new_password(self, value: str) -> str:
+        check_password_rules(value, self.context["account"], field="new_password")
+        return value
+
+
+class TokenPairSerializer(serializers.Serializer):
+    access_token = serializers.CharField()
+    token_type = serializers.CharField()
+    expires_in = serializers.IntegerField()
+    refresh_token = serializers.CharField()
+    refresh_expires_in = serializers.IntegerField()
 
 
 class PersonalAccessTokenSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     name = serializers.CharField(read_only=True)
+    abilities = serializers.ListField(child=serializers.ChoiceField(choices=ABILITIES), read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
     expires_at = serializers.DateTimeField(read_only=True, allow_null=True)
     last_used_at = serializers.DateTimeField(read_only=True, allow_null=True)
@@ -16,3 +78,23 @@ class NewPersonalAccessTokenSerializer(PersonalAccessTokenSerializer):
 class CreatePersonalAccessTokenSerializer(serializers.Serializer):
     name = serializers.CharField(min_length=1, max_length=100)
     expires_in_days = serializers.IntegerField(min_value=1, max_value=365, required=False, allow_null=True)
+    abilities = serializers.ListField(
+        child=serializers.ChoiceField(choices=ABILITIES),
+        allow_empty=False,
+        max_length=len(ABILITIES),
+        required=False,
+        help_text="What the token may do: `read` (GET) and/or `write` (POST, PUT, PATCH, DELETE). Default: both.",
+    )
+
+
+class SessionSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    last_seen_at = serializers.DateTimeField(read_only=True)
+    expires_at = serializers.DateTimeField(read_only=True)
+    ip_address = serializers.CharField(read_only=True, allow_null=True)
+    user_agent = serializers.CharField(read_only=True)
+    current = serializers.SerializerMethodField()
+
+    def get_current(self, session: Any) -> bool:
+        return session.pk == self.context.get("current_session_id")

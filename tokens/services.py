@@ -1,4 +1,4 @@
-"""Business rules of authentication: login with lockout, sessions, rotation, revocation, PATs."""
+"""Business rules of credentials: login with lockout, sessions, rotation, revocation, PATs."""
 
 import functools
 import hashlib
@@ -13,12 +13,20 @@ from django.db import models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from common.exceptions import AccountInactive, AccountLocked, InvalidCredentials, InvalidToken, NotFound
+from common import ratelimit
+from common.exceptions import (
+    AccountInactive,
+    AccountLocked,
+    InvalidCredentials,
+    InvalidToken,
+    NotFound,
+    ValidationFailed,
+)
 from common.models import AbstractAccount, lockout_duration
 from common.net import client_ip
 from common.realms import Realm, realm_of
-from tokens import jwt
-from tokens.models import LoginSession, PersonalAccessToken
+from tokens import jwt_tokens
+from tokens.models import ABILITIES, LoginSession, PersonalAccessToken, owner_kwargs
 
 PAT_PREFIX = "pat_"
 
@@ -29,6 +37,25 @@ PAT_PREFIX = "pat_"
 @functools.cache
 def _dummy_hash(algorithm: str) -> str:
     return make_password(secrets.token_urlsafe(16), hasher=algorithm)
+
+
+def _record_failure(account: AbstractAccount) -> None:
+    type(account).objects.record_failed_login(
+        account.pk, max_attempts=settings.MAX_LOGIN_ATTEMPTS, lock_for=lockout_duration()
+    )
+
+
+def _refuse_if_locked(account: AbstractAccount) -> None:
+    if account.is_locked:
+        raise AccountLocked(retry_after=account.lock_remaining_seconds())
+    if account.locked_until is not None:
+        type(account).objects.clear_expired_lock(account.pk)
+
+
+def spend_login_attempt(request: HttpRequest, realm: Realm) -> None:
+    """Count a login attempt against the realm's per-IP budget (every login form of the realm shares it)."""
+    rate = (settings.RATE_LIMIT_ATTEMPTS, settings.RATE_LIMIT_WINDOW_MINUTES * 60)
+    ratelimit.enforce(request, group=realm.login_rate_group, rate=rate)
 
 
 def verify_credentials(*, realm: Realm, identifier: str, password: str) -> AbstractAccount:
@@ -42,12 +69,9 @@ def verify_credentials(*, realm: Realm, identifier: str, password: str) -> Abstr
         # Same cost as a wrong password, so timing does not reveal which accounts exist.
         check_password(password, _dummy_hash(get_hasher().algorithm))
         raise InvalidCredentials()
-    if account.is_locked:
-        raise AccountLocked(retry_after=account.lock_remaining_seconds())
-    if account.locked_until is not None:
-        accounts.clear_expired_lock(account.pk)
+    _refuse_if_locked(account)
     if not account.check_password(password):
-        accounts.record_failed_login(account.pk, max_attempts=settings.MAX_LOGIN_ATTEMPTS, lock_for=lockout_duration())
+        _record_failure(account)
         raise InvalidCredentials()
     if not account.is_active:
         raise AccountInactive()
@@ -55,6 +79,15 @@ def verify_credentials(*, realm: Realm, identifier: str, password: str) -> Abstr
     accounts.filter(pk=account.pk).update(failed_login_attempts=0, locked_until=None, last_login_at=now)
     account.failed_login_attempts, account.locked_until, account.last_login_at = 0, None, now
     return account
+
+
+def check_current_password(account: AbstractAccount, password: str, *, field: str = "current_password") -> None:
+    """A signed-in account re-proving its password: a wrong one counts toward lockout (423 while locked)."""
+    account.refresh_from_db(fields=["failed_login_attempts", "locked_until"])
+    _refuse_if_locked(account)
+    if not account.check_password(password):
+        _record_failure(account)
+        raise ValidationFailed(details={field: ["Current password is incorrect."]})
 
 
 def login(*, realm: Realm, identifier: str, password: str, request: HttpRequest) -> dict[str, Any]:
@@ -67,53 +100,43 @@ def login(*, realm: Realm, identifier: str, password: str, request: HttpRequest)
 
 
 def _pair(realm: Realm, session: LoginSession, account_id: int) -> dict[str, Any]:
-    access = jwt.encode(
-        jwt.AccessJWT, realm=realm, account_id=account_id, session_id=session.pk, lifetime=jwt.access_lifetime()
-    )
-    refresh = jwt.encode(
-        jwt.RefreshJWT, realm=realm, account_id=account_id, session_id=session.pk, lifetime=jwt.refresh_lifetime()
-    )
+    access = jwt_tokens.encode(jwt_tokens.AccessJWT, realm=realm, account_id=account_id, session_id=session.pk)
+    refresh = jwt_tokens.encode(jwt_tokens.RefreshJWT, realm=realm, account_id=account_id, session_id=session.pk)
     refresh["jti"] = session.refresh_jti
     return {
         "access_token": str(access),
         "token_type": "bearer",
-        "expires_in": int(jwt.access_lifetime().total_seconds()),
+        "expires_in": int(jwt_tokens.access_lifetime().total_seconds()),
         "refresh_token": str(refresh),
-        "refresh_expires_in": int(jwt.refresh_lifetime().total_seconds()),
+        "refresh_expires_in": int(jwt_tokens.refresh_lifetime().total_seconds()),
     }
 
 
 def open_session(account: AbstractAccount, request: HttpRequest | None) -> dict[str, Any]:
     """Start a login session and return its first token pair."""
-    realm = realm_of(account)
     session = LoginSession.objects.create(
-        **{realm.name: account},
+        **owner_kwargs(account),
         refresh_jti=uuid.uuid4().hex,
-        expires_at=timezone.now() + jwt.refresh_lifetime(),
+        expires_at=timezone.now() + jwt_tokens.refresh_lifetime(),
         ip_address=client_ip(request) if request is not None else None,
         user_agent=request.headers.get("User-Agent", "")[:255] if request is not None else "",
     )
-    return _pair(realm, session, account.pk)
+    return _pair(realm_of(account), session, account.pk)
 
 
 def refresh(*, realm: Realm, raw_refresh: str) -> dict[str, Any]:
     """Rotate a refresh token: single use, and a reused one revokes its whole session."""
-    claims = jwt.decode(jwt.RefreshJWT, raw_refresh, realm=realm)
-    account_id, session_id, jti = int(claims["sub"]), claims[jwt.SESSION_CLAIM], claims["jti"]
-    now = timezone.now()
-    owner_ok = {
-        f"{realm.name}_id": account_id,
-        f"{realm.name}__is_active": True,
-        f"{realm.name}__deleted_at__isnull": True,
-    }
-    if not LoginSession.objects.filter(pk=session_id, **owner_ok).exists():
+    claims = jwt_tokens.decode(jwt_tokens.RefreshJWT, raw_refresh, realm=realm)
+    account_id, session_id, jti = claims["sub"], claims[jwt_tokens.SESSION_CLAIM], claims["jti"]
+    if not LoginSession.objects.live_for(realm, account_id).filter(pk=session_id).exists():
         raise InvalidToken()
+    now = timezone.now()
     new_jti = uuid.uuid4().hex
     # The rotation is one conditional single-table UPDATE: of two concurrent refreshes
     # of one token exactly one matches the row.
     rotated = LoginSession.objects.filter(
         pk=session_id, refresh_jti=jti, revoked_at__isnull=True, expires_at__gt=now
-    ).update(refresh_jti=new_jti, refreshed_at=now, expires_at=now + jwt.refresh_lifetime())
+    ).update(refresh_jti=new_jti, refreshed_at=now, expires_at=now + jwt_tokens.refresh_lifetime())
     if rotated:
         return _pair(realm, LoginSession(pk=session_id, refresh_jti=new_jti), account_id)
     # Signed by us, for this session, but no longer current: it was used before.
@@ -121,33 +144,53 @@ def refresh(*, realm: Realm, raw_refresh: str) -> dict[str, Any]:
     raise InvalidToken()
 
 
-def logout(*, account: AbstractAccount, session_id: int, raw_refresh: str | None) -> None:
+def logout(*, account: AbstractAccount, session_id: int | None, raw_refresh: str | None) -> None:
     """End the calling session, and the one a refresh token of the same account names."""
-    realm = realm_of(account)
     session_ids = {session_id}
     if raw_refresh:
         try:
-            claims = jwt.decode(jwt.RefreshJWT, raw_refresh, realm=realm)
+            claims = jwt_tokens.decode(jwt_tokens.RefreshJWT, raw_refresh, realm=realm_of(account))
         except InvalidToken:
             claims = None  # logging out never fails on a stale refresh token
-        if claims is not None and int(claims["sub"]) == account.pk:
-            session_ids.add(claims[jwt.SESSION_CLAIM])
-    LoginSession.objects.owned_by(account).filter(pk__in=session_ids).revoke()
+        if claims is not None and claims["sub"] == account.pk:
+            session_ids.add(claims[jwt_tokens.SESSION_CLAIM])
+    LoginSession.objects.of_account(account).filter(pk__in=session_ids).revoke()
+
+
+def live_sessions(account: AbstractAccount) -> models.QuerySet:
+    """The account's sessions that still work, newest login first."""
+    return LoginSession.objects.live_for(realm_of(account), account.pk).order_by("-created_at", "-id")
+
+
+def revoke_session(*, account: AbstractAccount, session_id: int) -> None:
+    """End one of the account's sessions (404 if it is not one of its live sessions)."""
+    if not live_sessions(account).filter(pk=session_id).revoke():
+        raise NotFound("Session not found")
+
+
+def logout_everywhere(*, account: AbstractAccount, keep_session_id: int | None = None) -> None:
+    """End every session of the account (but `keep_session_id`); personal access tokens stay."""
+    LoginSession.objects.of_account(account).exclude(pk=keep_session_id).revoke()
 
 
 def revoke_sessions(account: AbstractAccount) -> None:
-    LoginSession.objects.owned_by(account).revoke()
+    LoginSession.objects.of_account(account).revoke()
 
 
 def revoke_all_credentials(account: AbstractAccount) -> None:
     """Every session and personal access token of the account stops working."""
     revoke_sessions(account)
-    PersonalAccessToken.objects.owned_by(account).revoke()
+    PersonalAccessToken.objects.of_account(account).revoke()
+
+
+def end_sessions_on_password_change(sender: type, account: AbstractAccount, **kwargs: Any) -> None:
+    """Receiver of common.models.password_changed: a new password ends every session, by any path."""
+    revoke_sessions(account)
 
 
 @transaction.atomic
 def change_password(*, account: AbstractAccount, new_password: str, request: HttpRequest) -> dict[str, Any]:
-    """New password; all earlier sessions end; PATs survive; a fresh pair is returned."""
+    """New password; all earlier sessions end (on save); PATs survive; a fresh pair is returned."""
     set_password(account, new_password)
     return open_session(account, request)
 
@@ -155,13 +198,6 @@ def change_password(*, account: AbstractAccount, new_password: str, request: Htt
 def set_password(account: AbstractAccount, new_password: str) -> None:
     account.set_password(new_password)
     account.save(update_fields=["password", "updated_at"])
-    revoke_sessions(account)
-
-
-@transaction.atomic
-def soft_delete(account: AbstractAccount) -> None:
-    account.soft_delete()
-    revoke_all_credentials(account)
 
 
 # --- Personal access tokens --------------------------------------------------------
@@ -172,25 +208,32 @@ def digest(secret: str) -> str:
 
 
 def create_pat(
-    *, account: AbstractAccount, name: str, expires_in_days: int | None = None
+    *,
+    account: AbstractAccount,
+    name: str,
+    expires_in_days: int | None = None,
+    abilities: list[str] | None = None,
 ) -> tuple[PersonalAccessToken, str]:
     days = expires_in_days or settings.PAT_DEFAULT_EXPIRE_DAYS
     secret = PAT_PREFIX + secrets.token_urlsafe(32)
     token = PersonalAccessToken.objects.create(
-        **{realm_of(account).name: account},
+        **owner_kwargs(account),
         name=name,
         digest=digest(secret),
+        abilities=[a for a in ABILITIES if a in (abilities or ABILITIES)],
         expires_at=timezone.now() + timedelta(days=days),
     )
     return token, secret
 
 
 def list_pats(account: AbstractAccount) -> models.QuerySet:
-    return PersonalAccessToken.objects.owned_by(account).filter(revoked_at__isnull=True).order_by("-created_at", "-id")
+    return (
+        PersonalAccessToken.objects.of_account(account).filter(revoked_at__isnull=True).order_by("-created_at", "-id")
+    )
 
 
 def revoke_pat(*, account: AbstractAccount, token_id: int) -> None:
-    if not PersonalAccessToken.objects.owned_by(account).filter(pk=token_id).revoke():
+    if not PersonalAccessToken.objects.of_account(account).filter(pk=token_id).revoke():
         raise NotFound("Token not found")
 
 

@@ -1,36 +1,26 @@
-"""The shared endpoints, mounted once per realm."""
+"""The credential endpoints, mounted once per realm."""
 
 from django.urls import URLPattern
 
 from common.realms import Realm
-from common.urls import api_path
+from common.urls import api_path, id_param
 from tokens import apis
-from tokens.authentication import IsAuthenticated, RealmAuthentication
+from tokens.authentication import RealmAuthentication
 
 
-def realm_urlpatterns(
-    *,
-    realm: Realm,
-    authentication: type[RealmAuthentication],
-    auth_prefix: str,
-    me_prefix: str,
-    open_registration: bool,
-    me_methods: tuple[str, ...],
+def credential_urlpatterns(
+    *, realm: Realm, authentication: type[RealmAuthentication], auth_prefix: str, me_prefix: str
 ) -> list[URLPattern]:
     auth = {"realm": realm, "authentication_classes": [authentication]}
-    # Open endpoints read no credentials: a stale token in a client's default headers
-    # must not turn a login or a refresh into a 401.
-    anonymous = {"realm": realm, "authentication_classes": []}
-    register = anonymous if open_registration else {**auth, "permission_classes": [IsAuthenticated]}
-    me_methods_allowed = [*me_methods, "head", "options"]
+    public = {"realm": realm}
     return [
-        api_path(f"{auth_prefix}/register", apis.RegisterApi.as_view(**register)),
-        api_path(f"{auth_prefix}/login", apis.LoginApi.as_view(**anonymous)),
-        api_path(f"{auth_prefix}/refresh", apis.RefreshApi.as_view(**anonymous)),
+        api_path(f"{auth_prefix}/login", apis.LoginApi.as_view(**public)),
+        api_path(f"{auth_prefix}/refresh", apis.RefreshApi.as_view(**public)),
         api_path(f"{auth_prefix}/logout", apis.LogoutApi.as_view(**auth)),
-        api_path(me_prefix, apis.MeApi.as_view(**auth, http_method_names=me_methods_allowed)),
-        api_path(f"{me_prefix}/avatar", apis.MeAvatarApi.as_view(**auth)),
+        api_path(f"{auth_prefix}/logout-all", apis.LogoutAllApi.as_view(**auth)),
         api_path(f"{me_prefix}/password", apis.PasswordApi.as_view(**auth)),
         api_path(f"{me_prefix}/tokens", apis.TokenListApi.as_view(**auth)),
-        api_path(rf"{me_prefix}/tokens/(?P<token_id>[0-9]+)", apis.TokenDetailApi.as_view(**auth)),
+        api_path(f"{me_prefix}/tokens/{id_param('token_id')}", apis.TokenDetailApi.as_view(**auth)),
+        api_path(f"{me_prefix}/sessions", apis.SessionListApi.as_view(**auth)),
+        api_path(f"{me_prefix}/sessions/{id_param('session_id')}", apis.SessionDetailApi.as_view(**auth)),
     ]

@@ -141,7 +141,7 @@ class TestRejected:
 @pytest.mark.django_db
 class TestProfileAvatar:
     def token(self, client, user):
-        from accounts.tests.factories import PASSWORD
+        from common.tests.factories import PASSWORD
 
         return assert_ok(client.post("/auth/login", {"username": user.username, "password": PASSWORD}))["access_token"]
 

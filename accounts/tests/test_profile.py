@@ -1,4 +1,4 @@
-"""Registration and profiles (API.md §3, §4, §6), once per realm where both share it."""
+"""Registration and profiles (docs/api.md §3, §4, §6), once per realm where both share it."""
 
 from datetime import timedelta
 
@@ -7,11 +7,23 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from accounts.tests.factories import PASSWORD, UserFactory
-from common.services import update_profile
+from accounts.services import update_profile
 from common.testing import assert_error, assert_ok, bearer, run_concurrently
+from common.tests.factories import PASSWORD, UserFactory
 
-ACCOUNT_KEYS = {"id", "username", "name", "email", "phone", "avatar_url", "is_active", "created_at", "last_login_at"}
+ACCOUNT_KEYS = {
+    "email_verified",
+    "mfa_enabled",
+    "id",
+    "username",
+    "name",
+    "email",
+    "phone",
+    "avatar_url",
+    "is_active",
+    "created_at",
+    "last_login_at",
+}
 
 
 def body(**overrides):

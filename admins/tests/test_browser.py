@@ -12,9 +12,8 @@ from django.conf import settings
 from django.db import connections
 
 from accounts.models import User
-from accounts.tests.factories import PASSWORD, UserFactory
-from admins.tests.factories import AdminFactory
 from common.testing import gunicorn
+from common.tests.factories import PASSWORD, AdminFactory, UserFactory
 from tokens.services import open_session
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 
 from accounts.models import User
 from admins.models import Admin
-from admins.tests.factories import AdminFactory
+from common.tests.factories import AdminFactory
 
 FLAGS = {"username": "root", "email": "Root@Example.com", "name": "Root Admin", "password": "a-long-passphrase"}
 

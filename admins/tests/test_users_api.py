@@ -1,4 +1,4 @@
-"""User management by admins (API.md §7)."""
+"""User management by admins (docs/api.md §7)."""
 
 from datetime import timedelta
 
@@ -6,11 +6,13 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.tests.factories import PASSWORD, UserFactory
 from common.testing import assert_error, assert_ok, bearer
+from common.tests.factories import PASSWORD, UserFactory
 from tokens.tests.factories import PersonalAccessTokenFactory
 
 MANAGED_KEYS = {
+    "email_verified",
+    "mfa_enabled",
     "id", "username", "name", "email", "phone", "avatar_url", "is_active", "created_at", "last_login_at",
     "failed_login_attempts", "is_locked", "locked_until", "deleted_at",
 }  # fmt: skip

@@ -1,13 +1,14 @@
-"""Every failure is the JSON envelope of API.md §2 with the right status and code."""
+"""Every failure is the JSON envelope of docs/api.md §2 with the right status and code."""
 
 import pytest
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, OperationalError
 from django.http import Http404
 from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions as drf
 
 from common import exceptions as errors
-from common.exceptions import error_response_data
+from common.exceptions import error_response_data, unique_conflict
 from common.testing import assert_error, assert_ok
 
 
@@ -38,7 +39,9 @@ from common.testing import assert_error, assert_ok
         (drf.MethodNotAllowed("PUT"), 405, "METHOD_NOT_ALLOWED"),
         (drf.UnsupportedMediaType("text/plain"), 415, "UNSUPPORTED_MEDIA_TYPE"),
         (Ratelimited(), 429, "RATE_LIMITED"),
-        (IntegrityError('duplicate key value violates unique constraint "accounts_user_email_uniq"'), 409, "CONFLICT"),
+        (IntegrityError('null value in column "name" violates not-null constraint'), 500, "INTERNAL_ERROR"),
+        (DjangoValidationError({"name": ["bad"]}), 400, "VALIDATION_ERROR"),
+        (RecursionError(), 400, "VALIDATION_ERROR"),
         (OperationalError("connection refused"), 503, "SERVICE_UNAVAILABLE"),
         (RuntimeError("boom"), 500, "INTERNAL_ERROR"),
     ],
@@ -62,10 +65,15 @@ def test_unexpected_error_carries_the_request_id():
     assert "secret detail" not in str(body)
 
 
-def test_integrity_error_names_the_field():
-    exc = IntegrityError("UNIQUE constraint failed: index 'accounts_user_username_uniq'")
-    _, body, _ = error_response_data(exc, None)
-    assert list(body["error"]["details"]) == ["username"]
+def test_a_unique_race_is_a_conflict_naming_the_field_and_anything_else_is_not():
+    conflict = unique_conflict(IntegrityError("UNIQUE constraint failed: index 'accounts_user_username_uniq'"))
+    assert conflict.status_code == 409 and list(conflict.details) == ["username"]
+    assert unique_conflict(IntegrityError("CHECK constraint failed: tokens_loginsession_exactly_one_owner")) is None
+
+
+def test_django_validation_error_keeps_its_fields():
+    _, body, _ = error_response_data(DjangoValidationError({"email": ["bad"], "__all__": ["no"]}), None)
+    assert body["error"]["details"] == {"email": ["bad"], "non_field_errors": ["no"]}
 
 
 def test_validation_error_list_goes_to_non_field_errors():

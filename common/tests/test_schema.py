@@ -3,13 +3,26 @@
 import pytest
 from openapi_spec_validator import validate
 
+REALM_PATHS = [
+    "{auth}/register",
+    "{auth}/login",
+    "{auth}/refresh",
+    "{auth}/logout",
+    "{auth}/logout-all",
+    "{me}",
+    "{me}/avatar",
+    "{me}/password",
+    "{me}/tokens",
+    "{me}/tokens/{{token_id}}",
+    "{me}/sessions",
+    "{me}/sessions/{{session_id}}",
+]
+USER_ID = "/admin/users/{user_id}"
 PATHS = {
-    "/auth/register", "/auth/login", "/auth/refresh", "/auth/logout",
-    "/users/me", "/users/me/avatar", "/users/me/password", "/users/me/tokens", "/users/me/tokens/{token_id}",
-    "/admin/auth/register", "/admin/auth/login", "/admin/auth/refresh", "/admin/auth/logout",
-    "/admin/me", "/admin/me/avatar", "/admin/me/password", "/admin/me/tokens", "/admin/me/tokens/{token_id}",
-    "/admin/users", "/admin/users/{user_id}", "/admin/users/{user_id}/activate", "/admin/users/{user_id}/block",
-    "/admin/users/{user_id}/unlock", "/admin/users/{user_id}/restore", "/health",
+    *(path.format(auth="/auth", me="/users/me") for path in REALM_PATHS),
+    *(path.format(auth="/admin/auth", me="/admin/me") for path in REALM_PATHS),
+    "/admin/users", USER_ID, *(f"{USER_ID}/{action}" for action in ("activate", "block", "unlock", "restore")),
+    f"{USER_ID}/sessions", f"{USER_ID}/tokens", f"{USER_ID}/tokens/{{token_id}}", "/health",
 }  # fmt: skip
 
 

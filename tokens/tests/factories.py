@@ -3,8 +3,8 @@ from datetime import timedelta
 import factory
 from django.utils import timezone
 
-from accounts.tests.factories import UserFactory
 from common.realms import realm_of
+from common.tests.factories import UserFactory
 from tokens import services
 from tokens.models import PersonalAccessToken
 

@@ -11,9 +11,8 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.tests.factories import PASSWORD, UserFactory
-from admins.tests.factories import AdminFactory
 from common.testing import assert_error, assert_ok, bearer, run_concurrently
+from common.tests.factories import PASSWORD, AdminFactory, UserFactory
 from tokens.models import LoginSession, PersonalAccessToken
 from tokens.tests.factories import PersonalAccessTokenFactory
 
@@ -335,7 +334,7 @@ class TestPersonalAccessTokens:
             ),
             201,
         )
-        assert set(created) == {"id", "name", "created_at", "expires_at", "last_used_at", "token"}
+        assert set(created) == {"id", "name", "abilities", "created_at", "expires_at", "last_used_at", "token"}
         secret = created["token"]
         assert secret.startswith("pat_") and len(secret) >= 36
         stored = PersonalAccessToken.objects.get(pk=created["id"])

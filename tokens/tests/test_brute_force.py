@@ -1,4 +1,4 @@
-"""Rate limits per client IP, account lockout, timing parity (API.md §6 Login, Rate limit)."""
+"""Rate limits per client IP, account lockout, timing parity (docs/api.md §6 Login, Rate limit)."""
 
 import json
 import statistics
@@ -10,9 +10,9 @@ import time_machine
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.models import User
-from accounts.tests.factories import PASSWORD, UserFactory
+from common.realms import USER
 from common.testing import assert_error, assert_ok, gunicorn, http, run_concurrently
+from common.tests.factories import PASSWORD, UserFactory
 
 
 def attempt(client, case, account, password="wrong-password", **extra):
@@ -78,7 +78,7 @@ class TestRateLimit:
         response = api_client.post("/auth/register", body, format="json")
         assert_error(response, 429, "RATE_LIMITED")
         assert int(response["Retry-After"]) >= 1
-        assert not User.objects.filter(username="reg9").exists()
+        assert not USER.model.objects.filter(username="reg9").exists()
 
     def test_unreachable_redis_keeps_login_working_and_lockout_applies(self, api_client, realm_case, settings):
         settings.CACHES = {
@@ -152,7 +152,7 @@ class TestLockout:
         assert_ok(attempt(api_client, realm_case, account, PASSWORD, REMOTE_ADDR="10.5.0.2"))
 
     def test_lockout_is_per_realm(self, api_client, db):
-        from admins.tests.factories import AdminFactory
+        from common.tests.factories import AdminFactory
 
         user = UserFactory(username="same")
         admin = AdminFactory(username="same")

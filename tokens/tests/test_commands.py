@@ -4,7 +4,7 @@ from io import StringIO
 from django.core.management import call_command
 from django.utils import timezone
 
-from accounts.tests.factories import UserFactory
+from common.tests.factories import UserFactory
 from tokens.models import LoginSession, PersonalAccessToken
 from tokens.services import open_session
 from tokens.tests.factories import PersonalAccessTokenFactory

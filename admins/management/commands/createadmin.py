@@ -7,8 +7,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from rest_framework import serializers
 
+from accounts.serializers import RegisterSerializer
+from accounts.services import register
 from admins.models import Admin
-from common.serializers import RegisterSerializer
+from common.realms import ADMIN
 
 FIELDS = ("username", "email", "name")
 
@@ -33,7 +35,7 @@ class Command(BaseCommand):
             data = self._validate(values)
         else:
             data = self._prompt(values)
-        admin = Admin.objects.create_superuser(data["username"], data["email"], data["password"], name=data["name"])
+        admin = register(realm=ADMIN, data=data, is_staff=True, is_superuser=True)
         self.stdout.write(self.style.SUCCESS(f"Admin '{admin.username}' created (id {admin.pk})."))
 
     def _validate(self, values: dict[str, Any]) -> dict[str, Any]:

@@ -74,6 +74,8 @@ COLUMNS = (
     "password",
     "avatar",
     "is_active",
+    "email_verified",
+    "mfa_enabled",
     "failed_login_attempts",
     "created_at",
     "updated_at",
@@ -90,4 +92,4 @@ INSERT = (
 def _demo_row(i: int, hashed: str, now: datetime) -> tuple:
     first, last = FIRST[i % len(FIRST)], LAST[(i // len(FIRST)) % len(LAST)]
     phone = f"+1555{i:07d}" if i % 3 == 0 else None
-    return (f"demo{i}", f"{first} {last}", f"demo{i}@example.com", phone, hashed, "", True, 0, now, now)
+    return (f"demo{i}", f"{first} {last}", f"demo{i}@example.com", phone, hashed, "", True, True, False, 0, now, now)

@@ -1,9 +1,10 @@
-"""Access and refresh JWTs, built on simplejwt's token classes and backend.
+"""Access and refresh JWTs, built on simplejwt's token classes (which wrap PyJWT).
 
 simplejwt's own authentication and serializers resolve accounts through
-get_user_model() (Admin here), so only its token layer is used: claims are ours.
+get_user_model() (Admin here), so only its token layer is used: the claims are ours.
 """
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from common.realms import Realm
 
 REALM_CLAIM = "realm"
 SESSION_CLAIM = "sid"
+_ID = re.compile(r"^[1-9][0-9]{0,17}$")  # an ASCII positive integer that fits a 64-bit column
 
 
 def access_lifetime() -> timedelta:
@@ -28,17 +30,22 @@ def refresh_lifetime() -> timedelta:
 
 class AccessJWT(Token):
     token_type = "access"
-    lifetime = timedelta(minutes=60)  # replaced per token by access_lifetime()
+
+    @property
+    def lifetime(self) -> timedelta:
+        return access_lifetime()
 
 
 class RefreshJWT(Token):
     token_type = "refresh"
-    lifetime = timedelta(days=7)  # replaced per token by refresh_lifetime()
+
+    @property
+    def lifetime(self) -> timedelta:
+        return refresh_lifetime()
 
 
-def encode(token_class: type[Token], *, realm: Realm, account_id: int, session_id: int, lifetime: timedelta) -> Token:
+def encode(token_class: type[Token], *, realm: Realm, account_id: int, session_id: int) -> Token:
     token = token_class()
-    token.set_exp(lifetime=lifetime)
     token["sub"] = str(account_id)
     token[REALM_CLAIM] = realm.name
     token[SESSION_CLAIM] = session_id
@@ -46,14 +53,17 @@ def encode(token_class: type[Token], *, realm: Realm, account_id: int, session_i
 
 
 def decode(token_class: type[Token], raw: str, *, realm: Realm) -> dict[str, Any]:
-    """Verified claims of a token of this realm, or InvalidToken (other realm, bad shape, expired...)."""
+    """Verified claims of a token of this realm, or InvalidToken (other realm, bad shape, expired...).
+
+    `sub` and `sid` come back as ints.
+    """
     try:
         payload = token_class(raw).payload
     except TokenError as exc:
         raise InvalidToken() from exc
     sub, sid = payload.get("sub"), payload.get(SESSION_CLAIM)
-    if payload.get(REALM_CLAIM) != realm.name or not isinstance(sub, str) or not sub.isdigit():
+    if payload.get(REALM_CLAIM) != realm.name or not isinstance(sub, str) or not _ID.match(sub):
         raise InvalidToken()
-    if not isinstance(sid, int) or isinstance(sid, bool):
+    if type(sid) is not int or not 0 < sid < 2**63:
         raise InvalidToken()
-    return payload
+    return {**payload, "sub": int(sub)}

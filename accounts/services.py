@@ -1,14 +1,15 @@
-"""Account rules that do not involve credentials: registration and profile changes."""
+"""Account rules for both realms: registration, profile and avatar changes, soft delete."""
 
 from typing import Any
 
-from django.core.files.uploadedfile import UploadedFile
+from django.core.files import File
 from django.db import IntegrityError, transaction
 
-from common.exceptions import Conflict, conflict_from_integrity_error
+from common.exceptions import Conflict, unique_conflict
 from common.images import delete_avatar_file, stored_avatar
 from common.models import AbstractAccount
 from common.realms import Realm
+from tokens import services as credentials
 
 PROFILE_FIELDS = ("username", "name", "email", "phone")
 
@@ -27,15 +28,21 @@ def _save(account: AbstractAccount, update_fields: list[str] | None = None) -> N
         with transaction.atomic():
             account.save(update_fields=update_fields)
     except IntegrityError as exc:
-        raise conflict_from_integrity_error(exc) from exc
+        conflict = unique_conflict(exc)
+        if conflict is None:
+            raise
+        raise conflict from exc
 
 
-def register(*, realm: Realm, data: dict[str, Any]) -> AbstractAccount:
-    """Create an account (with its avatar, if any); nothing is left behind on failure."""
+def register(*, realm: Realm, data: dict[str, Any], **extra: Any) -> AbstractAccount:
+    """Create an account (with its avatar, if any); nothing is left behind on failure.
+
+    `extra` sets model fields only operators may set (the admin site's is_staff...).
+    """
     fields = {key: data.get(key) for key in PROFILE_FIELDS}
     ensure_available(realm.model, fields)
     with stored_avatar(data.get("avatar")) as avatar_name:
-        account = realm.model(**fields, avatar=avatar_name or "")
+        account = realm.model(**fields, avatar=avatar_name or "", **extra)
         account.set_password(data["password"])
         _save(account)
     return account
@@ -45,7 +52,7 @@ def update_profile(*, account: AbstractAccount, data: dict[str, Any]) -> Abstrac
     """Partial update of the profile fields and avatar; the old avatar file goes once this commits."""
     changes = {key: data[key] for key in PROFILE_FIELDS if key in data}
     ensure_available(type(account), changes, exclude_pk=account.pk)
-    upload: UploadedFile | None = data.get("avatar")
+    upload: File | None = data.get("avatar")
     old_avatar = account.avatar.name
     with stored_avatar(upload) as avatar_name:
         for key, value in changes.items():
@@ -65,4 +72,18 @@ def remove_avatar(account: AbstractAccount) -> AbstractAccount:
     account.avatar = ""
     account.save(update_fields=["avatar", "updated_at"])
     delete_avatar_file(old_avatar)
+    return account
+
+
+@transaction.atomic
+def soft_delete(account: AbstractAccount) -> None:
+    """The account can no longer log in; every credential stops; its identifiers stay reserved."""
+    if not account.is_deleted:
+        account.soft_delete()
+        credentials.revoke_all_credentials(account)
+
+
+def restore(account: AbstractAccount) -> AbstractAccount:
+    if account.is_deleted:
+        account.restore()
     return account

@@ -1,0 +1,83 @@
+"""Account endpoints both realms share: registration, the profile, the avatar."""
+
+from django.conf import settings
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts import services
+from accounts.serializers import AccountFieldsSerializer, AccountSerializer, RegisterSerializer
+from common import ratelimit
+from common.apis import RealmApi
+from common.envelope import ok
+from common.schema import api_doc
+
+
+def limit_avatar_uploads(request: Request, realm_name: str, account_id: int | None) -> None:
+    """Decoding an image costs real CPU and memory: uploads are budgeted per IP and per account."""
+    if "avatar" not in request.FILES:
+        return
+    ratelimit.enforce(request, group=f"avatar:{realm_name}", rate=settings.AVATAR_RATE)
+    if account_id is not None:
+        ratelimit.enforce(request, group=f"avatar:{realm_name}", rate=settings.AVATAR_RATE, key=f"account:{account_id}")
+
+
+class RegisterApi(RealmApi):
+    @api_doc(
+        summary="Register an account",
+        request=RegisterSerializer,
+        responses={201: AccountSerializer},
+        errors=(400, 401, 403, 409, 413, 415, 429),
+        description="Open for users; admin registration needs an admin bearer token (not a personal access "
+        "token). Avatar only in multipart.",
+    )
+    def post(self, request: Request) -> Response:
+        ratelimit.enforce(request, group=self.realm.register_rate_group, rate=settings.REGISTER_RATE)
+        limit_avatar_uploads(request, self.realm.name, None)
+        serializer = RegisterSerializer(data=request.data, context={"model": self.realm.model})
+        serializer.is_valid(raise_exception=True)
+        account = services.register(realm=self.realm, data=serializer.validated_data)
+        return ok(
+            AccountSerializer(account, context=self.context()).data, f"{self.realm.title} registered successfully", 201
+        )
+
+
+class OpenRegisterApi(RegisterApi):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+
+class MeApi(RealmApi):
+    session_only = ("DELETE",)
+
+    @api_doc(summary="The authenticated account", responses={200: AccountSerializer}, errors=(401,))
+    def get(self, request: Request) -> Response:
+        return ok(AccountSerializer(request.user, context=self.context()).data, "Profile retrieved")
+
+    @api_doc(
+        summary="Update the profile (partial for PUT and PATCH)",
+        request=AccountFieldsSerializer,
+        responses={200: AccountSerializer},
+        errors=(400, 401, 403, 409, 413, 415, 429),
+    )
+    def put(self, request: Request) -> Response:
+        # PUT is a partial update too (docs/api.md §6): unspecified fields keep their value.
+        limit_avatar_uploads(request, self.realm.name, request.user.pk)
+        serializer = AccountFieldsSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        account = services.update_profile(account=request.user, data=serializer.validated_data)
+        return ok(AccountSerializer(account, context=self.context()).data, "Profile updated")
+
+    patch = put
+
+    @api_doc(summary="Delete the account (soft delete)", responses={200: None}, errors=(401, 403))
+    def delete(self, request: Request) -> Response:
+        services.soft_delete(request.user)
+        return ok(None, "Account deleted")
+
+
+class MeAvatarApi(RealmApi):
+    @api_doc(summary="Remove the avatar", responses={200: AccountSerializer}, errors=(401, 403))
+    def delete(self, request: Request) -> Response:
+        account = services.remove_avatar(request.user)
+        return ok(AccountSerializer(account, context=self.context()).data, "Avatar deleted")

@@ -1,0 +1,52 @@
+"""Deny by default: every API endpoint needs an account of its realm unless it says it is public."""
+
+import re
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.permissions import AllowAny
+from rest_framework.views import APIView
+
+from common.testing import assert_error
+
+PUBLIC = {
+    "auth/register", "auth/login", "auth/refresh", "admin/auth/login", "admin/auth/refresh",
+    "health", "schema", "docs",
+}  # fmt: skip
+
+
+def api_views(patterns=None, prefix: str = ""):
+    """(route, view class) for every DRF view in the URL configuration."""
+    for pattern in patterns if patterns is not None else get_resolver().url_patterns:
+        route = prefix + str(pattern.pattern).lstrip("^").removesuffix("$").removesuffix("/?")
+        if isinstance(pattern, URLResolver):
+            yield from api_views(pattern.url_patterns, route)
+        elif isinstance(pattern, URLPattern) and hasattr(pattern.callback, "cls"):
+            if issubclass(pattern.callback.cls, APIView):
+                yield route, pattern.callback
+
+
+def concrete(route: str) -> str:
+    return "/" + re.sub(r"\(\?P<\w+>[^)]*\)", "1", route)
+
+
+def is_public(view) -> bool:
+    classes = view.initkwargs.get("permission_classes", view.cls.permission_classes)
+    return any(cls is AllowAny for cls in classes)
+
+
+def test_only_the_documented_endpoints_are_public():
+    assert {route for route, view in api_views() if is_public(view)} == PUBLIC
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("route", "view"), [item for item in api_views() if not is_public(item[1])], ids=lambda v: str(v)[:60]
+)
+def test_every_other_endpoint_answers_401_without_credentials(api_client, route, view):
+    methods = [m for m in ("get", "post", "put", "patch", "delete") if hasattr(view.cls, m)]
+    allowed = view.initkwargs.get("http_method_names", view.cls.http_method_names)
+    for method in (m for m in methods if m in allowed):
+        response = getattr(api_client, method)(concrete(route), {}, format="json")
+        assert_error(response, 401, "NOT_AUTHENTICATED")
+        assert response["WWW-Authenticate"] == "Bearer"
