@@ -18,6 +18,7 @@ from common.exceptions import PayloadTooLarge, ValidationFailed
 
 FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 AVATAR_DIR = "avatars"
+MAX_SIDE = 1024  # stored avatars are at most this many pixels on their longer side
 
 
 def _invalid(message: str) -> ValidationFailed:
@@ -56,7 +57,11 @@ def _decode(data: bytes) -> Image.Image:
             if _trailing_data(data, fmt):
                 raise _invalid("Avatar has data after the end of the image.")
             image = Image.open(io.BytesIO(data))
+            if fmt == "JPEG":
+                image.draft("RGB", (MAX_SIDE, MAX_SIDE))  # decode at 1/2, 1/4 or 1/8 scale when large
             image.load()
+            image.thumbnail((MAX_SIDE, MAX_SIDE))  # reduce() first: bounded time and memory from here on
+            image.format = fmt
         except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise _invalid("Avatar must be a JPEG, PNG or WebP image.") from exc
         except (OSError, SyntaxError, ValueError, struct.error) as exc:

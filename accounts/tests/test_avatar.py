@@ -202,3 +202,63 @@ def test_admin_can_set_and_remove_an_avatar(api_client, media, admin, login):
     assert data["avatar_url"].endswith(".webp") and len(files_in(media)) == 1
     assert assert_ok(api_client.delete("/admin/me/avatar", **bearer(token)))["avatar_url"] is None
     assert files_in(media) == []
+
+
+@pytest.mark.django_db
+class TestBoundedCost:
+    @pytest.mark.parametrize(
+        ("fmt", "size", "stored"),
+        [("JPEG", (3000, 1500), (1024, 512)), ("PNG", (600, 2400), (256, 1024)), ("WEBP", (800, 600), (800, 600))],
+    )
+    def test_large_avatars_are_scaled_down_keeping_the_aspect_ratio(self, api_client, media, fmt, size, stored):
+        data = assert_ok(register(api_client, upload(image_bytes(fmt, size), f"a.{fmt.lower()}")), 201)
+        name = data["avatar_url"].split("/media/")[1]
+        with Image.open(media / name) as image:
+            assert image.size == stored
+
+    def test_the_worst_accepted_image_costs_bounded_memory(self):
+        """A 6300 x 6300 lossless WebP (1.6 KB, just under 40 MP) in a fresh process: peak RSS and time."""
+        import subprocess
+        import sys
+
+        from django.conf import settings
+
+        script = (
+            "import io,resource,time,django;django.setup()\n"
+            "from PIL import Image\n"
+            "from django.core.files.uploadedfile import SimpleUploadedFile\n"
+            "from common.images import process_avatar\n"
+            "out=io.BytesIO();Image.new('RGB',(6300,6300),'white').save(out,'WEBP',lossless=True)\n"
+            "before=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss;t=time.perf_counter()\n"
+            "clean=process_avatar(SimpleUploadedFile('a',out.getvalue()))\n"
+            "print(time.perf_counter()-t,(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss-before)//1024,"
+            "Image.open(io.BytesIO(clean.read())).size)\n"
+        )
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.test_settings", "SECRET_KEY": settings.SECRET_KEY}
+        result = subprocess.run(
+            [sys.executable, "-c", script], cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, check=True
+        )
+        seconds, peak_mb, size = result.stdout.strip().split(" ", 2)
+        print(f"worst accepted avatar: {float(seconds):.2f} s, peak +{peak_mb} MB")
+        assert size == "(1024, 1024)"
+        assert int(peak_mb) < 300  # one decoded RGBA frame (~160 MB) plus small copies; was ~1 GB
+
+
+def test_avatar_uploads_are_rate_limited_per_account(api_client, db, settings, login):
+    from common.tests.factories import UserFactory
+
+    settings.AVATAR_RATE = "2/h"
+    user = UserFactory()
+    token = login(user)["access_token"]
+    for i in range(2):
+        response = api_client.patch(
+            "/users/me", {"avatar": upload(image_bytes("PNG"), "a.png")}, format="multipart", REMOTE_ADDR=f"10.0.0.{i}",
+            **bearer(token),
+        )  # fmt: skip
+        assert_ok(response)
+    response = api_client.patch(
+        "/users/me", {"avatar": upload(image_bytes("PNG"), "a.png")}, format="multipart", REMOTE_ADDR="10.0.0.9",
+        **bearer(token),
+    )  # fmt: skip
+    assert_error(response, 429, "RATE_LIMITED")
+    assert_ok(api_client.patch("/users/me", {"name": "No Picture"}, format="json", **bearer(token)))

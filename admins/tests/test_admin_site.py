@@ -229,3 +229,93 @@ def test_unticking_active_in_the_change_form_blocks_and_revokes_tokens(site):
     user.refresh_from_db()
     token.refresh_from_db()
     assert not user.is_active and token.revoked_at is not None
+
+
+class TestHardening:
+    def test_setting_a_users_password_in_the_admin_site_ends_its_sessions(self, site, api_client, login):
+        user = UserFactory()
+        pair = login(user)
+        response = site.post(
+            f"/django-admin/accounts/user/{user.pk}/password/",
+            {"password1": "another-long-passphrase", "password2": "another-long-passphrase", "usable_password": "true"},
+        )
+        assert response.status_code == 302
+        assert api_client.get("/users/me", HTTP_AUTHORIZATION=f"Bearer {pair['access_token']}").status_code == 401
+        refreshed = api_client.post("/auth/refresh", {"refresh_token": pair["refresh_token"]}, format="json")
+        assert refreshed.json()["error"]["code"] == "INVALID_TOKEN"
+
+    def test_an_admin_changing_its_own_password_in_the_admin_site_ends_its_api_sessions(self, db, api_client, login):
+        admin = AdminFactory()
+        pair = login(admin)
+        client = Client()
+        client.force_login(admin)
+        response = client.post(
+            "/django-admin/password_change/",
+            {
+                "old_password": PASSWORD,
+                "new_password1": "fresh-long-passphrase",
+                "new_password2": "fresh-long-passphrase",
+            },
+        )
+        assert response.status_code == 302
+        assert api_client.get("/admin/me", HTTP_AUTHORIZATION=f"Bearer {pair['access_token']}").status_code == 401
+
+    def test_the_admin_site_login_shares_the_admin_login_budget(self, api_client, admin, settings):
+        settings.RATE_LIMIT_ATTEMPTS = 3
+        for _ in range(3):
+            api_client.post("/admin/auth/login", {"username": admin.username, "password": "wrong"})
+        response = post_login(Client(), admin.username, PASSWORD)
+        assert response.status_code == 429
+        assert int(response["Retry-After"]) > 0
+        assert b"Too many login attempts" in response.content
+        admin.refresh_from_db()
+        assert admin.failed_login_attempts == 3  # the refused attempt did not even check the password
+
+    def test_the_user_login_budget_is_separate(self, api_client, admin, settings):
+        settings.RATE_LIMIT_ATTEMPTS = 3
+        for _ in range(3):
+            api_client.post("/auth/login", {"username": "someone", "password": "wrong"})
+        assert post_login(Client(), admin.username, PASSWORD).status_code == 302
+
+    def test_staff_admins_cannot_grant_themselves_superuser(self, db):
+        staff = AdminFactory(is_superuser=False)
+        from django.contrib.auth.models import Permission
+
+        staff.user_permissions.add(*Permission.objects.filter(codename__in=["change_admin", "view_admin"]))
+        client = Client()
+        client.force_login(staff)
+        url = f"/django-admin/admins/admin/{staff.pk}/change/"
+        page = client.get(url)
+        assert page.status_code == 200
+        assert b'name="is_superuser"' not in page.content and b'name="user_permissions"' not in page.content
+        form = {"username": staff.username, "name": staff.name, "email": staff.email, "phone": "", "is_active": "on"}
+        response = client.post(url, change_form(client, url, {**form, "is_superuser": "on", "is_staff": "on"}))
+        assert response.status_code == 302
+        staff.refresh_from_db()
+        assert not staff.is_superuser
+
+    def test_staff_admins_cannot_set_another_admins_password(self, db):
+        staff, other = AdminFactory(is_superuser=False), AdminFactory()
+        from django.contrib.auth.models import Permission
+
+        staff.user_permissions.add(*Permission.objects.filter(codename__in=["change_admin", "view_admin"]))
+        client = Client()
+        client.force_login(staff)
+        response = client.post(
+            f"/django-admin/admins/admin/{other.pk}/password/",
+            {"password1": "taken-over-passphrase", "password2": "taken-over-passphrase", "usable_password": "true"},
+        )
+        assert response.status_code == 403
+        other.refresh_from_db()
+        assert other.check_password(PASSWORD)
+
+    def test_superusers_still_manage_permissions(self, site, admin):
+        staff = AdminFactory(is_superuser=False)
+        url = f"/django-admin/admins/admin/{staff.pk}/change/"
+        assert b'name="is_superuser"' in site.get(url).content
+        form = {"username": staff.username, "name": staff.name, "email": staff.email, "phone": "", "is_active": "on"}
+        assert (
+            site.post(url, change_form(site, url, {**form, "is_superuser": "on", "is_staff": "on"})).status_code == 302
+        )
+        staff.refresh_from_db()
+        assert staff.is_superuser

@@ -21,9 +21,8 @@ def api_views(patterns=None, prefix: str = ""):
         route = prefix + str(pattern.pattern).lstrip("^").removesuffix("$").removesuffix("/?")
         if isinstance(pattern, URLResolver):
             yield from api_views(pattern.url_patterns, route)
-        elif isinstance(pattern, URLPattern) and hasattr(pattern.callback, "cls"):
-            if issubclass(pattern.callback.cls, APIView):
-                yield route, pattern.callback
+        elif isinstance(pattern, URLPattern) and issubclass(getattr(pattern.callback, "cls", object), APIView):
+            yield route, pattern.callback
 
 
 def concrete(route: str) -> str:

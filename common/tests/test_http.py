@@ -1,0 +1,60 @@
+"""HTTP hardening: Content-Security-Policy, chunked bodies, gunicorn's own limits."""
+
+import http.client
+import json
+
+import pytest
+
+from common.testing import gunicorn
+from common.tests.factories import PASSWORD, UserFactory
+
+
+@pytest.mark.django_db
+class TestContentSecurityPolicy:
+    def test_docs_allow_no_inline_script(self, api_client):
+        response = api_client.get("/docs")
+        assert response.status_code == 200
+        policy = response["Content-Security-Policy"]
+        assert "script-src 'self';" in policy and "frame-ancestors 'none'" in policy
+        assert b"<script>" not in response.content  # the start script is loaded from a URL
+
+    def test_browsable_api_pages_have_a_policy(self, api_client):
+        response = api_client.get("/health", HTTP_ACCEPT="text/html")
+        assert response.status_code == 200
+        assert "default-src 'self'" in response["Content-Security-Policy"]
+
+    def test_media_is_sandboxed(self, api_client, settings):
+        from pathlib import Path
+
+        (Path(settings.MEDIA_ROOT) / "avatars").mkdir()
+        (Path(settings.MEDIA_ROOT) / "avatars" / "x.png").write_bytes(b"\x89PNG")
+        response = api_client.get("/media/avatars/x.png")
+        assert response.status_code == 200
+        assert response["Content-Security-Policy"] == "default-src 'none'; sandbox"
+
+    def test_json_responses_need_no_policy(self, api_client):
+        assert "Content-Security-Policy" not in api_client.get("/health")
+
+
+@pytest.mark.gunicorn
+@pytest.mark.django_db(transaction=True)
+def test_a_chunked_body_is_read_and_gunicorns_limits_are_set():
+    user = UserFactory()
+    with gunicorn() as url:
+        host, port = url.removeprefix("http://").split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+        body = json.dumps({"username": user.username, "password": PASSWORD}).encode()
+        connection.request(
+            "POST", "/auth/login", body=iter([body[:10], body[10:]]),
+            headers={"Content-Type": "application/json"}, encode_chunked=True,
+        )  # fmt: skip
+        response = connection.getresponse()
+        assert response.status == 200, response.read()
+        assert json.loads(response.read())["data"]["token_type"] == "bearer"
+        connection.close()
+        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+        connection.request("GET", "/health?" + "a" * 3000)
+        assert connection.getresponse().status in (
+            400,
+            414,
+        )  # limit_request_line = 2048 in gunicorn.conf.py (gunicorn allows 4094)
