@@ -46,6 +46,11 @@ def realm_case(request, db) -> "RealmCase":
     return RealmCase(request.param)
 
 
+@pytest.fixture
+def user_case(db) -> "RealmCase":
+    return RealmCase("user")
+
+
 class RealmCase:
     """Paths and a factory for one realm, so shared behaviour is tested once per realm."""
 
@@ -57,13 +62,16 @@ class RealmCase:
         self.me = "/users/me" if name == "user" else "/admin/me"
         self.password = f"{self.me}/password"
         self.tokens = f"{self.me}/tokens"
+        self.sessions = f"{self.me}/sessions"
+        self.logout_all = f"{auth}/logout-all"
         self.other_me = "/admin/me" if name == "user" else "/users/me"
 
     def make(self, **kwargs: Any):
         return self.factory(**kwargs)
 
-    def login_pair(self, client: APIClient, account, password: str = PASSWORD) -> dict[str, Any]:
-        response = client.post(self.login, {"username": account.username, "password": password}, format="json")
+    def login_pair(self, client: APIClient, account, password: str = PASSWORD, **extra: Any) -> dict[str, Any]:
+        body = {"username": account.username, "password": password}
+        response = client.post(self.login, body, format="json", **extra)
         assert response.status_code == 200, response.content
         return response.json()["data"]
 

@@ -8,6 +8,7 @@ from django.test import Client
 from accounts.models import User
 from admins.models import Admin
 from common.tests.factories import PASSWORD, AdminFactory, UserFactory
+from tokens.models import LoginSession
 from tokens.tests.factories import PersonalAccessTokenFactory
 
 LOGIN = "/django-admin/login/"
@@ -319,3 +320,25 @@ class TestHardening:
         )
         staff.refresh_from_db()
         assert staff.is_superuser
+
+
+def test_the_users_page_ends_a_session_and_revokes_a_token(site, api_client, login):
+    user = UserFactory()
+    pair = login(user)
+    keep, revoke = PersonalAccessTokenFactory(owner=user), PersonalAccessTokenFactory(owner=user)
+    url = f"/django-admin/accounts/user/{user.pk}/change/"
+    page = site.get(url).content.decode()
+    ids = dict(re.findall(r'name="([^"]+-\d+-id)"[^>]*value="(\d+)"', page))  # inline row → object id
+    session = LoginSession.objects.get(user=user)
+    session_field = next(name for name, value in ids.items() if name.startswith("-1-") and value == str(session.pk))
+    token_field = next(name for name, value in ids.items() if name.startswith("-2-") and value == str(revoke.pk))
+    form = {"username": user.username, "name": user.name, "email": user.email, "phone": "", "is_active": "on"}
+    form[session_field.replace("-id", "-DELETE")] = "on"
+    form[token_field.replace("-id", "-DELETE")] = "on"
+    form.update(ids)
+    response = site.post(url, change_form(site, url, form))
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    revoke.refresh_from_db()
+    keep.refresh_from_db()
+    assert revoke.revoked_at is not None and keep.revoked_at is None
+    assert api_client.get("/users/me", HTTP_AUTHORIZATION=f"Bearer {pair['access_token']}").status_code == 401
