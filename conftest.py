@@ -58,6 +58,7 @@ class RealmCase:
         self.name = name
         self.factory = UserFactory if name == "user" else AdminFactory
         auth = "/auth" if name == "user" else "/admin/auth"
+        self.auth = auth
         self.login, self.refresh, self.logout = (f"{auth}/{p}" for p in ("login", "refresh", "logout"))
         self.me = "/users/me" if name == "user" else "/admin/me"
         self.password = f"{self.me}/password"
@@ -103,3 +104,9 @@ def admin_token(admin, login) -> str:
 def postgres_only() -> None:
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL: run with DATABASE_URL=postgresql://...")
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks) -> Callable[[], Any]:
+    """`with committed(): ...` runs the block's on-commit work (mail delivery) as a real commit would."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)

@@ -8,9 +8,11 @@ from rest_framework.response import Response
 from accounts import services
 from accounts.serializers import AccountFieldsSerializer, AccountSerializer, RegisterSerializer
 from common import ratelimit
-from common.apis import RealmApi
+from common.apis import PublicApi, RealmApi
 from common.envelope import ok
 from common.schema import api_doc
+from tokens import services as credentials
+from tokens.serializers import OneTimeTokenSerializer
 
 
 def limit_avatar_uploads(request: Request, realm_name: str, account_id: int | None) -> None:
@@ -36,7 +38,7 @@ class RegisterApi(RealmApi):
         limit_avatar_uploads(request, self.realm.name, None)
         serializer = RegisterSerializer(data=request.data, context={"model": self.realm.model})
         serializer.is_valid(raise_exception=True)
-        account = services.register(realm=self.realm, data=serializer.validated_data)
+        account = services.register(realm=self.realm, data=serializer.validated_data, request=request)
         return ok(
             AccountSerializer(account, context=self.context()).data, f"{self.realm.title} registered successfully", 201
         )
@@ -65,7 +67,7 @@ class MeApi(RealmApi):
         limit_avatar_uploads(request, self.realm.name, request.user.pk)
         serializer = AccountFieldsSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        account = services.update_profile(account=request.user, data=serializer.validated_data)
+        account = services.update_profile(account=request.user, data=serializer.validated_data, request=request)
         return ok(AccountSerializer(account, context=self.context()).data, "Profile updated")
 
     patch = put
@@ -81,3 +83,31 @@ class MeAvatarApi(RealmApi):
     def delete(self, request: Request) -> Response:
         account = services.remove_avatar(request.user)
         return ok(AccountSerializer(account, context=self.context()).data, "Avatar deleted")
+
+
+class VerifyEmailApi(PublicApi):
+    @api_doc(
+        summary="Verify the email address with a verification link's token",
+        request=OneTimeTokenSerializer,
+        responses={200: AccountSerializer},
+        errors=(400, 415),
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = OneTimeTokenSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        account = services.verify_email(realm=self.realm, token=serializer.validated_data["token"])
+        return ok(AccountSerializer(account, context=self.context()).data, "Email address verified")
+
+
+class ResendVerificationApi(RealmApi):
+    @api_doc(
+        summary="Mail a new verification link to the account's address",
+        request=None,
+        responses={200: None},
+        errors=(401, 403, 409, 429),
+    )
+    def post(self, request: Request) -> Response:
+        credentials.spend_email_budget(request, self.realm, purpose="verify", address=request.user.email)
+        services.resend_verification(request.user, request)
+        return ok(None, "Verification email sent")

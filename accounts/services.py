@@ -2,13 +2,17 @@
 
 from typing import Any
 
+from django.conf import settings
 from django.core.files import File
 from django.db import IntegrityError, transaction
+from django.http import HttpRequest
 
+from common import mail
 from common.exceptions import Conflict, unique_conflict
 from common.images import delete_avatar_file, stored_avatar
 from common.models import AbstractAccount
 from common.realms import Realm
+from tokens import one_time
 from tokens import services as credentials
 
 PROFILE_FIELDS = ("username", "name", "email", "phone")
@@ -34,10 +38,14 @@ def _save(account: AbstractAccount, update_fields: list[str] | None = None) -> N
         raise conflict from exc
 
 
-def register(*, realm: Realm, data: dict[str, Any], **extra: Any) -> AbstractAccount:
-    """Create an account (with its avatar, if any); nothing is left behind on failure.
+@transaction.atomic
+def register(
+    *, realm: Realm, data: dict[str, Any], request: HttpRequest | None = None, **extra: Any
+) -> AbstractAccount:
+    """Create an account (with its avatar, if any) and mail it a verification link; nothing is
+    left behind on failure.
 
-    `extra` sets model fields only operators may set (the admin site's is_staff...).
+    `extra` sets model fields only operators may set (is_staff, email_verified...).
     """
     fields = {key: data.get(key) for key in PROFILE_FIELDS}
     ensure_available(realm.model, fields)
@@ -45,13 +53,55 @@ def register(*, realm: Realm, data: dict[str, Any], **extra: Any) -> AbstractAcc
         account = realm.model(**fields, avatar=avatar_name or "", **extra)
         account.set_password(data["password"])
         _save(account)
+        if not account.email_verified:
+            send_verification(account, request)
     return account
 
 
-def update_profile(*, account: AbstractAccount, data: dict[str, Any]) -> AbstractAccount:
-    """Partial update of the profile fields and avatar; the old avatar file goes once this commits."""
+def send_verification(account: AbstractAccount, request: HttpRequest | None) -> None:
+    """Mail a link that proves the account's current address is its owner's."""
+    token = one_time.make(one_time.VERIFY, account)
+    mail.queue(
+        to=account.email,
+        template="verify_email",
+        context={
+            "name": account.name,
+            "email": account.email,
+            "link": mail.link(mail.origin_of(request), "verify-email", token),
+            "valid_for": f"{settings.EMAIL_VERIFICATION_TIMEOUT_HOURS} hours",
+        },
+    )
+
+
+def resend_verification(account: AbstractAccount, request: HttpRequest) -> None:
+    if account.email_verified:
+        raise Conflict("Email address is already verified", details={"email": ["Already verified."]})
+    send_verification(account, request)
+
+
+def verify_email(*, realm: Realm, token: str) -> AbstractAccount:
+    """Mark the address a verification link was made for as verified (once)."""
+    account = one_time.redeem(one_time.VERIFY, realm, token)
+    account.email_verified = True
+    account.save(update_fields=["email_verified", "updated_at"])
+    return account
+
+
+@transaction.atomic
+def update_profile(
+    *, account: AbstractAccount, data: dict[str, Any], request: HttpRequest | None = None
+) -> AbstractAccount:
+    """Partial update of the profile fields and avatar; the old avatar file goes once this commits.
+
+    A new email address is unverified: a link goes to it, and a notice to the old one.
+    """
     changes = {key: data[key] for key in PROFILE_FIELDS if key in data}
+    old_email = account.email
+    if "email" in changes and changes["email"] == old_email:
+        del changes["email"]
     ensure_available(type(account), changes, exclude_pk=account.pk)
+    if "email" in changes:
+        changes["email_verified"] = False
     upload: File | None = data.get("avatar")
     old_avatar = account.avatar.name
     with stored_avatar(upload) as avatar_name:
@@ -62,6 +112,10 @@ def update_profile(*, account: AbstractAccount, data: dict[str, Any]) -> Abstrac
             changes["avatar"] = avatar_name
         # Only the changed columns: a concurrent login failure or lock is not overwritten.
         _save(account, update_fields=[*changes, "updated_at"])
+    if "email" in changes:
+        send_verification(account, request)
+        context = {"name": account.name, "username": account.username, "old_email": old_email}
+        mail.queue(to=old_email, template="email_changed", context={**context, "new_email": account.email})
     if avatar_name and old_avatar:
         delete_avatar_file(old_avatar)
     return account

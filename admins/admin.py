@@ -17,6 +17,7 @@ from admins import services
 from admins.forms import account_forms
 from admins.models import Admin
 from common.images import CleanAvatar
+from common.models import OutboxEmail
 from common.realms import realm_of
 from tokens import services as credentials
 from tokens.models import LoginSession, PersonalAccessToken
@@ -189,7 +190,7 @@ class AccountAdmin(UserAdmin):
             if "avatar" in changed and not isinstance(changed["avatar"], CleanAvatar):
                 del changed["avatar"]  # the "clear" box: no new file
                 account_services.remove_avatar(stored)
-            services.update_account(account=stored, data=changed)
+            services.update_account(account=stored, data=changed, request=request)
             flags = [field for field in ("is_staff", "is_superuser") if field in form.changed_data]
             for field in flags:
                 setattr(stored, field, form.cleaned_data[field])
@@ -197,7 +198,7 @@ class AccountAdmin(UserAdmin):
                 stored.save(update_fields=[*flags, "updated_at"])
         else:
             data["password"] = form.cleaned_data["password1"]
-            obj.pk = account_services.register(realm=realm_of(obj), data=data).pk
+            obj.pk = account_services.register(realm=realm_of(obj), data=data, request=request).pk
         obj.refresh_from_db()
 
     def delete_model(self, request, obj) -> None:
@@ -268,3 +269,23 @@ class LoginSessionAdmin(CredentialAdmin):
     list_display = ("id", "owner_name", "created_at", "refreshed_at", "expires_at", "revoked_at", "ip_address")
     search_fields = ("user__username", "admin__username", "ip_address")
     readonly_fields = ("user", "admin", "refresh_jti", "created_at", "refreshed_at", "ip_address", "user_agent")
+
+
+@admin.register(OutboxEmail)
+class OutboxEmailAdmin(admin.ModelAdmin):
+    """The outbox, read-only: who, what, how delivery went (never the bodies: they hold one-time links)."""
+
+    list_display = ("id", "to", "subject", "status", "attempts", "last_error", "created_at", "sent_at")
+    list_filter = ("status",)
+    search_fields = ("to", "subject")
+    fields = ("to", "subject", "status", "attempts", "last_error", "next_attempt_at", "created_at", "sent_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -80,7 +80,9 @@ class UserDetailApi(AdminApi):
         user = services.get_user(int(user_id))
         serializer = ManagedUserUpdateSerializer(data=request.data, partial=True, context={"user": user})
         serializer.is_valid(raise_exception=True)
-        return self.managed(services.update_account(account=user, data=serializer.validated_data), "User updated")
+        return self.managed(
+            services.update_account(account=user, data=serializer.validated_data, request=request), "User updated"
+        )
 
     patch = put
 

@@ -7,6 +7,7 @@ so a rule added there holds here too.
 from typing import Any
 
 from django.db import transaction
+from django.http import HttpRequest
 
 from accounts import services as account_services
 from accounts.models import User
@@ -24,12 +25,14 @@ def get_user(user_id: int) -> User:
 
 
 @transaction.atomic
-def update_account(*, account: AbstractAccount, data: dict[str, Any]) -> AbstractAccount:
+def update_account(
+    *, account: AbstractAccount, data: dict[str, Any], request: HttpRequest | None = None
+) -> AbstractAccount:
     """Profile fields, avatar, `is_active` and an optional new password (which ends the sessions)."""
     data = dict(data)
     password = data.pop("password", None)
     is_active = data.pop("is_active", None)
-    account_services.update_profile(account=account, data=data)
+    account_services.update_profile(account=account, data=data, request=request)
     if password:
         credentials.set_password(account, password)
     if is_active is not None and is_active != account.is_active:

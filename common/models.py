@@ -62,17 +62,19 @@ class AccountQuerySet(models.QuerySet):
         checks["phone"] = phone and self.by_phone(phone)
         return [field for field, qs in checks.items() if qs and qs.exists()]
 
-    def record_failed_login(self, pk: int, *, max_attempts: int, lock_for: timedelta) -> None:
-        """Count a wrong password atomically; lock once the count reaches the limit.
+    def record_failed_login(self, pk: int, *, max_attempts: int, lock_for: timedelta) -> bool:
+        """Count a wrong password atomically; lock once the count reaches the limit. True when this locked it.
 
         Two conditional UPDATEs, so concurrent requests lose no increment and an
         existing lock is never extended.
         """
         now = timezone.now()
         self.filter(pk=pk).update(failed_login_attempts=F("failed_login_attempts") + 1)
-        self.filter(pk=pk, failed_login_attempts__gte=max_attempts).filter(
-            Q(locked_until__isnull=True) | Q(locked_until__lte=now)
-        ).update(locked_until=now + lock_for)
+        return bool(
+            self.filter(pk=pk, failed_login_attempts__gte=max_attempts)
+            .filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now))
+            .update(locked_until=now + lock_for)
+        )
 
     def clear_expired_lock(self, pk: int) -> int:
         """After a lock runs out the count starts again from zero."""
@@ -174,3 +176,48 @@ class AbstractAccount(AbstractBaseUser):
 
 def lockout_duration() -> timedelta:
     return timedelta(minutes=settings.LOCKOUT_DURATION_MINUTES)
+
+
+class OutboxEmailQuerySet(models.QuerySet):
+    def due(self) -> "OutboxEmailQuerySet":
+        now = timezone.now()
+        return self.filter(status=OutboxEmail.PENDING, next_attempt_at__lte=now).filter(
+            Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)
+        )
+
+    def claim(self, pk: int, lease: timedelta) -> bool:
+        """Take one due mail for this runner: one conditional UPDATE, so exactly one runner wins it."""
+        return bool(self.due().filter(pk=pk).update(claimed_until=timezone.now() + lease))
+
+
+class OutboxEmail(models.Model):
+    """A mail, stored in the transaction of the change that causes it, sent after commit.
+
+    Undelivered mail stays pending and is retried by `send_pending_email`. The bodies
+    (which may hold a one-time link) are cleared once the mail is sent.
+    """
+
+    PENDING, SENT, FAILED = "pending", "sent", "failed"
+
+    to = models.EmailField(max_length=254)
+    subject = models.CharField(max_length=255)
+    body_text = models.TextField()
+    body_html = models.TextField(blank=True, default="")
+    status = models.CharField(
+        max_length=8, choices=[(s, s) for s in (PENDING, SENT, FAILED)], default=PENDING, db_index=True
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True, default="")
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OutboxEmailQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "outgoing email"
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="outbox_due")]
+
+    def __str__(self) -> str:
+        return f"{self.subject} → {self.to} ({self.status})"

@@ -58,6 +58,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "common.mail.DeliverAfterResponseMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -178,6 +179,23 @@ PAT_LAST_USED_RESOLUTION_SECONDS = 60
 
 # Only simplejwt's token layer is used (tokens.jwt_tokens): it reads these two.
 SIMPLE_JWT = {"ALGORITHM": ALGORITHM, "SIGNING_KEY": SECRET_KEY}
+
+# --- Email -------------------------------------------------------------------------------
+# EMAIL_URL is django-environ's form: consolemail://, smtp://user:pass@host:587, smtp+tls://...
+# (an email service provider plugs in through django-anymail: set EMAIL_BACKEND, see README).
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default=EMAIL_BACKEND)  # noqa: F821 - set by the line above
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)  # seconds; a hung mail server never hangs a worker
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="no-reply@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+PRODUCT_NAME = env.str("PRODUCT_NAME", default="Accounts")
+FRONTEND_URL = env.str("FRONTEND_URL", default="").rstrip("/")
+PASSWORD_RESET_TIMEOUT_MINUTES = env.int("PASSWORD_RESET_TIMEOUT_MINUTES", default=30)
+EMAIL_VERIFICATION_TIMEOUT_HOURS = env.int("EMAIL_VERIFICATION_TIMEOUT_HOURS", default=48)
+REQUIRE_EMAIL_VERIFICATION = env.bool("REQUIRE_EMAIL_VERIFICATION", default=False)
+EMAIL_RATE = env.str("EMAIL_RATE", default="5/h")
+EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=8)  # then the mail is given up
+EMAIL_RETENTION_DAYS = env.int("EMAIL_RETENTION_DAYS", default=30)  # sent and given-up mail is purged after
 
 # --- Uploads and files ----------------------------------------------------------
 MEDIA_ROOT = BASE_DIR / env.str("UPLOAD_DIR", default="media")

@@ -13,6 +13,7 @@ from common.schema import PAGE_PARAMETERS, api_doc
 from tokens import services
 from tokens.serializers import (
     CreatePersonalAccessTokenSerializer,
+    ForgotPasswordSerializer,
     LoginSerializer,
     LogoutAllSerializer,
     LogoutSerializer,
@@ -20,6 +21,7 @@ from tokens.serializers import (
     PasswordChangeSerializer,
     PersonalAccessTokenSerializer,
     RefreshSerializer,
+    ResetPasswordSerializer,
     SessionSerializer,
     TokenPairSerializer,
 )
@@ -59,6 +61,38 @@ class RefreshApi(PublicApi):
         serializer.is_valid(raise_exception=True)
         pair = services.refresh(realm=self.realm, raw_refresh=serializer.validated_data["refresh_token"])
         return ok(pair, "Token refreshed", secret=True)
+
+
+class ForgotPasswordApi(PublicApi):
+    @api_doc(
+        summary="Mail a password reset link (same answer whether or not the address has an account)",
+        request=ForgotPasswordSerializer,
+        responses={200: None},
+        errors=(400, 415, 429),
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = ForgotPasswordSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        email = serializer.validated_data["email"]
+        services.spend_email_budget(request, self.realm, purpose="forgot", address=email)
+        services.forgot_password(realm=self.realm, email=email, request=request)
+        return ok(None, "If an account has this address, a reset link is on its way")
+
+
+class ResetPasswordApi(PublicApi):
+    @api_doc(
+        summary="Set a new password with a reset link's token (ends every session)",
+        request=ResetPasswordSerializer,
+        responses={200: None},
+        errors=(400, 415),
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = ResetPasswordSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.reset_password(realm=self.realm, **serializer.validated_data)
+        return ok(None, "Password has been reset")
 
 
 class LogoutApi(RealmApi):

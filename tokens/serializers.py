@@ -98,3 +98,16 @@ class SessionSerializer(serializers.Serializer):
 
     def get_current(self, session: Any) -> bool:
         return session.pk == self.context.get("current_session_id")
+
+
+class ForgotPasswordSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+
+
+class ResetPasswordSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=512)
+    new_password = PasswordField()
+
+
+class OneTimeTokenSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=512)

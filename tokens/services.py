@@ -13,10 +13,11 @@ from django.db import models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from common import ratelimit
+from common import mail, ratelimit
 from common.exceptions import (
     AccountInactive,
     AccountLocked,
+    EmailNotVerified,
     InvalidCredentials,
     InvalidToken,
     NotFound,
@@ -25,8 +26,9 @@ from common.exceptions import (
 from common.models import AbstractAccount, lockout_duration
 from common.net import client_ip
 from common.realms import Realm, realm_of
-from tokens import jwt_tokens
+from tokens import jwt_tokens, one_time
 from tokens.models import ABILITIES, LoginSession, PersonalAccessToken, owner_kwargs
+from tokens.serializers import check_password_rules
 
 PAT_PREFIX = "pat_"
 
@@ -40,9 +42,20 @@ def _dummy_hash(algorithm: str) -> str:
 
 
 def _record_failure(account: AbstractAccount) -> None:
-    type(account).objects.record_failed_login(
+    locked = type(account).objects.record_failed_login(
         account.pk, max_attempts=settings.MAX_LOGIN_ATTEMPTS, lock_for=lockout_duration()
     )
+    if locked:
+        mail.queue(
+            to=account.email,
+            template="account_locked",
+            context={
+                "name": account.name,
+                "username": account.username,
+                "minutes": settings.LOCKOUT_DURATION_MINUTES,
+                "attempts": settings.MAX_LOGIN_ATTEMPTS,
+            },
+        )
 
 
 def _refuse_if_locked(account: AbstractAccount) -> None:
@@ -56,6 +69,14 @@ def spend_login_attempt(request: HttpRequest, realm: Realm) -> None:
     """Count a login attempt against the realm's per-IP budget (every login form of the realm shares it)."""
     rate = (settings.RATE_LIMIT_ATTEMPTS, settings.RATE_LIMIT_WINDOW_MINUTES * 60)
     ratelimit.enforce(request, group=realm.login_rate_group, rate=rate)
+
+
+def spend_email_budget(request: HttpRequest, realm: Realm, *, purpose: str, address: str) -> None:
+    """EMAIL_RATE per client IP and per address, separately for each purpose (they share no budget)."""
+    group = f"email:{purpose}:{realm.name}"
+    ratelimit.enforce(request, group=group, rate=settings.EMAIL_RATE)
+    address_key = hashlib.sha256(address.lower().encode()).hexdigest()
+    ratelimit.enforce(request, group=group, rate=settings.EMAIL_RATE, key=f"address:{address_key}")
 
 
 def verify_credentials(*, realm: Realm, identifier: str, password: str) -> AbstractAccount:
@@ -75,6 +96,8 @@ def verify_credentials(*, realm: Realm, identifier: str, password: str) -> Abstr
         raise InvalidCredentials()
     if not account.is_active:
         raise AccountInactive()
+    if settings.REQUIRE_EMAIL_VERIFICATION and not account.email_verified:
+        raise EmailNotVerified()
     now = timezone.now()
     accounts.filter(pk=account.pk).update(failed_login_attempts=0, locked_until=None, last_login_at=now)
     account.failed_login_attempts, account.locked_until, account.last_login_at = 0, None, now
@@ -184,8 +207,50 @@ def revoke_all_credentials(account: AbstractAccount) -> None:
 
 
 def end_sessions_on_password_change(sender: type, account: AbstractAccount, **kwargs: Any) -> None:
-    """Receiver of common.models.password_changed: a new password ends every session, by any path."""
+    """Receiver of common.models.password_changed: a new password, by any path, ends every
+    session (and so every outstanding reset token) and sends the account a notice."""
     revoke_sessions(account)
+    mail.queue(
+        to=account.email,
+        template="password_changed",
+        context={"name": account.name, "username": account.username},
+    )
+
+
+# --- Forgotten passwords -------------------------------------------------------------
+
+
+def forgot_password(*, realm: Realm, email: str, request: HttpRequest) -> None:
+    """Mail a reset link to an active, not deleted account with this address; silent otherwise.
+
+    The caller answers the same either way, and the mail is sent after the response,
+    so neither the answer nor its timing tells whether the address has an account.
+    """
+    account = realm.model.objects.alive().by_email(email).filter(is_active=True).first()
+    if account is None:
+        return
+    token = one_time.make(one_time.RESET, account)
+    mail.queue(
+        to=account.email,
+        template="reset_password",
+        context={
+            "name": account.name,
+            "username": account.username,
+            "link": mail.link(mail.origin_of(request), "reset-password", token),
+            "valid_for": f"{settings.PASSWORD_RESET_TIMEOUT_MINUTES} minutes",
+        },
+    )
+
+
+@transaction.atomic
+def reset_password(*, realm: Realm, token: str, new_password: str) -> AbstractAccount:
+    """Set the password from a reset link: sessions end (PATs stay), the lockout clears, the link dies."""
+    account = one_time.redeem(one_time.RESET, realm, token)
+    check_password_rules(new_password, account, field="new_password")
+    account.set_password(new_password)
+    account.failed_login_attempts, account.locked_until = 0, None
+    account.save(update_fields=["password", "failed_login_attempts", "locked_until", "updated_at"])
+    return account
 
 
 @transaction.atomic

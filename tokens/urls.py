@@ -16,6 +16,8 @@ def credential_urlpatterns(
     return [
         api_path(f"{auth_prefix}/login", apis.LoginApi.as_view(**public)),
         api_path(f"{auth_prefix}/refresh", apis.RefreshApi.as_view(**public)),
+        api_path(f"{auth_prefix}/password/forgot", apis.ForgotPasswordApi.as_view(**public)),
+        api_path(f"{auth_prefix}/password/reset", apis.ResetPasswordApi.as_view(**public)),
         api_path(f"{auth_prefix}/logout", apis.LogoutApi.as_view(**auth)),
         api_path(f"{auth_prefix}/logout-all", apis.LogoutAllApi.as_view(**auth)),
         api_path(f"{me_prefix}/password", apis.PasswordApi.as_view(**auth)),

@@ -16,6 +16,10 @@ REALM_PATHS = [
     "{me}/tokens/{{token_id}}",
     "{me}/sessions",
     "{me}/sessions/{{session_id}}",
+    "{auth}/password/forgot",
+    "{auth}/password/reset",
+    "{auth}/email/verify",
+    "{auth}/email/verify/resend",
 ]
 USER_ID = "/admin/users/{user_id}"
 PATHS = {

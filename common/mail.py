@@ -1,0 +1,142 @@
+"""The mail outbox: mail is stored with the change that causes it and delivered after commit.
+
+A web request makes one delivery attempt per mail after its response has been sent (so
+the time a request takes never depends on the mail server, and forgot-password answers
+alike for known and unknown addresses); `send_pending_email` retries the rest.
+"""
+
+import contextvars
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from common.models import OutboxEmail
+
+logger = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=5)  # a claimed mail is someone else's to retry only after this
+_after_response: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("mail_after_response", default=None)
+
+
+def queue(*, to: str, template: str, context: dict[str, Any]) -> OutboxEmail:
+    """Render `email/<template>` (subject, text, HTML) and store it; it is sent once the transaction commits."""
+    context = {"product": settings.PRODUCT_NAME, **context}
+    email = OutboxEmail.objects.create(
+        to=to,
+        subject=render_to_string(f"email/{template}_subject.txt", context).strip(),
+        body_text=render_to_string(f"email/{template}.txt", context),
+        body_html=render_to_string(f"email/{template}.html", context),
+    )
+    transaction.on_commit(lambda: _after_commit(email.pk))
+    return email
+
+
+def _after_commit(pk: int) -> None:
+    waiting = _after_response.get()
+    if waiting is not None:
+        waiting.append(pk)  # a request: after its response is sent
+    else:
+        deliver(pk)  # a command, or a request already answered
+
+
+def deliver(pk: int) -> bool:
+    """One attempt at one due mail; False when another runner has it or it is not due."""
+    if not OutboxEmail.objects.claim(pk, LEASE):
+        return False
+    email = OutboxEmail.objects.get(pk=pk)
+    message = EmailMultiAlternatives(
+        email.subject, email.body_text, settings.DEFAULT_FROM_EMAIL, [email.to], connection=get_connection()
+    )
+    if email.body_html:
+        message.attach_alternative(email.body_html, "text/html")
+    try:
+        message.send()
+    except Exception as exc:  # noqa: BLE001 - any delivery failure leaves the mail for a retry
+        _failed(email, exc)
+        return True
+    OutboxEmail.objects.filter(pk=pk).update(
+        status=OutboxEmail.SENT, sent_at=timezone.now(), attempts=email.attempts + 1, claimed_until=None,
+        body_text="", body_html="", last_error="",
+    )  # fmt: skip
+    return True
+
+
+def _failed(email: OutboxEmail, exc: Exception) -> None:
+    """The first failure is due again at once; later ones back off; the cap gives up."""
+    attempts = email.attempts + 1
+    give_up = attempts >= settings.EMAIL_MAX_ATTEMPTS
+    delay = timedelta(0) if attempts == 1 else timedelta(minutes=2 ** (attempts - 2))
+    OutboxEmail.objects.filter(pk=email.pk).update(
+        attempts=attempts,
+        last_error=f"{type(exc).__name__}: {exc}"[:500],
+        next_attempt_at=timezone.now() + delay,
+        status=OutboxEmail.FAILED if give_up else OutboxEmail.PENDING,
+        claimed_until=None,
+    )
+    logger.warning("Mail %s to %s not delivered (attempt %s): %s", email.pk, email.to, attempts, exc)
+
+
+def send_pending(batch: int = 100) -> dict[str, int]:
+    """Send every pending mail that is due, once each (safe with several runners at once)."""
+    done: dict[str, int] = {"attempted": 0}
+    while True:
+        ids = list(OutboxEmail.objects.due().order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:batch])
+        attempted = [pk for pk in ids if deliver(pk)]
+        done["attempted"] += len(attempted)
+        if len(ids) < batch:
+            break
+    done["pending"] = OutboxEmail.objects.filter(status=OutboxEmail.PENDING).count()
+    return done
+
+
+def purge(older_than: timedelta) -> int:
+    """Delete sent and given-up mail older than the retention period."""
+    cutoff = timezone.now() - older_than
+    deleted, _ = OutboxEmail.objects.exclude(status=OutboxEmail.PENDING).filter(created_at__lt=cutoff).delete()
+    return deleted
+
+
+class DeliverAfterResponseMiddleware:
+    """Mail queued during a request is attempted after the response is sent (when the server closes it)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        waiting: list[int] = []
+        token = _after_response.set(waiting)
+        try:
+            response = self.get_response(request)
+        finally:
+            _after_response.reset(token)
+        if waiting:
+            response._resource_closers.append(lambda: _deliver_all(waiting))
+        return response
+
+
+def _deliver_all(ids: list[int]) -> None:
+    for pk in ids:
+        try:
+            deliver(pk)
+        except Exception:
+            logger.exception("Mail %s: delivery attempt failed", pk)
+
+
+def origin_of(request: HttpRequest | None) -> str:
+    """Where links in mail point: FRONTEND_URL, else the origin the request came to."""
+    if settings.FRONTEND_URL:
+        return settings.FRONTEND_URL
+    if request is not None:
+        return request.build_absolute_uri("/").rstrip("/")
+    return f"http://{settings.ALLOWED_HOSTS[0] if settings.ALLOWED_HOSTS else 'localhost'}"
+
+
+def link(origin: str, path: str, token: str) -> str:
+    return f"{origin}/{path}?token={token}"
