@@ -51,6 +51,11 @@ def user_case(db) -> "RealmCase":
     return RealmCase("user")
 
 
+@pytest.fixture
+def admin_case(db) -> "RealmCase":
+    return RealmCase("admin")
+
+
 class RealmCase:
     """Paths and a factory for one realm, so shared behaviour is tested once per realm."""
 

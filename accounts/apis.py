@@ -51,6 +51,7 @@ class OpenRegisterApi(RegisterApi):
 
 class MeApi(RealmApi):
     session_only = ("DELETE",)
+    mfa_exempt = ("GET",)
 
     @api_doc(summary="The authenticated account", responses={200: AccountSerializer}, errors=(401,))
     def get(self, request: Request) -> Response:
@@ -101,6 +102,8 @@ class VerifyEmailApi(PublicApi):
 
 
 class ResendVerificationApi(RealmApi):
+    mfa_exempt = True
+
     @api_doc(
         summary="Mail a new verification link to the account's address",
         request=None,

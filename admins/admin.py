@@ -159,6 +159,7 @@ class AccountAdmin(UserAdmin):
         _each("Soft-delete selected accounts", services.delete, "deleted"),
         _each("Restore selected accounts", services.restore, "restored"),
         _each("End all sessions of selected accounts", services.end_sessions, "signed out of every session"),
+        _each("Turn off MFA of selected accounts (ends their sessions)", services.turn_off_mfa, "without MFA now"),
         _each("Revoke all tokens of selected accounts", credentials.revoke_all_credentials, "signed out everywhere"),
     ]
 

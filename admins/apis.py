@@ -151,3 +151,14 @@ class UserTokenDetailApi(AdminApi):
     def delete(self, request: Request, user_id: str, token_id: str) -> Response:
         credentials.revoke_pat(account=services.get_user(int(user_id)), token_id=int(token_id))
         return ok(None, "Token revoked")
+
+
+class UserMfaApi(AdminApi):
+    @api_doc(
+        summary="Turn off a user's MFA (lost device): recovery codes gone, the user's sessions end",
+        responses={200: ManagedAccountSerializer},
+        errors=(401, 403, 404),
+        tags=TAGS,
+    )
+    def delete(self, request: Request, user_id: str) -> Response:
+        return self.managed(services.turn_off_mfa(services.get_user(int(user_id))), "MFA turned off")

@@ -13,6 +13,7 @@ from accounts import services as account_services
 from accounts.models import User
 from common.exceptions import NotFound
 from common.models import AbstractAccount
+from tokens import mfa
 from tokens import services as credentials
 
 
@@ -73,5 +74,13 @@ def restore(account: AbstractAccount) -> AbstractAccount:
 
 def end_sessions(account: AbstractAccount) -> AbstractAccount:
     """Every login session of the account ends; personal access tokens stay."""
+    credentials.logout_everywhere(account=account)
+    return account
+
+
+@transaction.atomic
+def turn_off_mfa(account: AbstractAccount) -> AbstractAccount:
+    """For an account that lost its device: MFA off, recovery codes gone, every session ends."""
+    mfa.disable(account)
     credentials.logout_everywhere(account=account)
     return account

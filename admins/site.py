@@ -11,6 +11,7 @@ class AccountsAdminSite(admin.AdminSite):
     site_title = "Accounts administration"
     site_url = "/docs"  # "View site": the API has no home page
     login_form = AdminLoginForm
+    login_template = "admins/login.html"  # Django's, with the authentication code field
 
     def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         """A spent per-IP login budget shows its form error and answers 429 with Retry-After."""

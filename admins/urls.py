@@ -27,6 +27,7 @@ urlpatterns = [
     action("unlock", services.unlock, "User unlocked"),
     action("restore", services.restore, "User restored"),
     api_path(f"{USER}/sessions", apis.UserSessionsApi.as_view()),
+    api_path(f"{USER}/mfa", apis.UserMfaApi.as_view()),
     api_path(f"{USER}/tokens", apis.UserTokensApi.as_view()),
     api_path(f"{USER}/tokens/{id_param('token_id')}", apis.UserTokenDetailApi.as_view()),
 ]

@@ -16,6 +16,8 @@ class RealmApi(APIView):
     realm: Realm = None  # type: ignore[assignment]  # set by a subclass or as_view(realm=...)
     # True, or the methods for which a personal access token is refused (tokens.permissions).
     session_only: bool | tuple[str, ...] = False
+    # True, or the methods an admin without MFA may still use under ADMIN_MFA_REQUIRED.
+    mfa_exempt: bool | tuple[str, ...] = False
 
     def context(self, **extra: Any) -> dict[str, Any]:
         return {"request": self.request, **extra}

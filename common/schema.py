@@ -3,7 +3,13 @@
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers
 
 from common.exceptions import codes_by_status
@@ -49,8 +55,15 @@ def error_envelope() -> serializers.Serializer:
     return _once("ErrorEnvelope", build)
 
 
-def envelope(data: type[serializers.Serializer] | None, *, page: bool = False) -> serializers.Serializer:
-    """`{"success": true, "message": ..., "data": <data>}` (a Page of <data> when `page`)."""
+def envelope(data: Any, *, page: bool = False) -> serializers.Serializer:
+    """`{"success": true, "message": ..., "data": <data>}` (a Page of <data> when `page`).
+
+    `data` is a serializer class, None, or a ready serializer instance (one of several shapes).
+    """
+    if isinstance(data, serializers.BaseSerializer | PolymorphicProxySerializer):
+        instance = data
+        base = getattr(data, "component_name", type(data).__name__)
+        return _once(f"{base}Envelope", lambda: _wrap(f"{base}Envelope", instance))
     base = data.__name__.removesuffix("Serializer") if data else "Null"
     name = f"{base}{'Page' if page else ''}Envelope"
 
@@ -70,11 +83,15 @@ def envelope(data: type[serializers.Serializer] | None, *, page: bool = False) -
             )
         else:
             payload = data()
-        return inline_serializer(
-            name, {"success": serializers.BooleanField(), "message": serializers.CharField(), "data": payload}
-        )
+        return _wrap(name, payload)
 
     return _once(name, build)
+
+
+def _wrap(name: str, payload: Any) -> serializers.Serializer:
+    return inline_serializer(
+        name, {"success": serializers.BooleanField(), "message": serializers.CharField(), "data": payload}
+    )
 
 
 def api_doc(

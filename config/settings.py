@@ -176,6 +176,8 @@ ACCESS_TOKEN_EXPIRE_MINUTES = env.int("ACCESS_TOKEN_EXPIRE_MINUTES", default=60)
 REFRESH_TOKEN_EXPIRE_DAYS = env.int("REFRESH_TOKEN_EXPIRE_DAYS", default=7)
 PAT_DEFAULT_EXPIRE_DAYS = env.int("PAT_DEFAULT_EXPIRE_DAYS", default=90)
 PAT_LAST_USED_RESOLUTION_SECONDS = 60
+ADMIN_MFA_REQUIRED = env.bool("ADMIN_MFA_REQUIRED", default=False)
+MFA_ISSUER = env.str("MFA_ISSUER", default=env.str("PRODUCT_NAME", default="Accounts"))
 
 # Only simplejwt's token layer is used (tokens.jwt_tokens): it reads these two.
 SIMPLE_JWT = {"ALGORITHM": ALGORITHM, "SIGNING_KEY": SECRET_KEY}

@@ -3,35 +3,51 @@
 Each realm mounts them with `as_view(realm=..., authentication_classes=...)` (tokens.urls).
 """
 
+from drf_spectacular.utils import PolymorphicProxySerializer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from common.apis import PublicApi, RealmApi
 from common.envelope import ok
+from common.exceptions import Conflict
 from common.pagination import paginate
 from common.schema import PAGE_PARAMETERS, api_doc
-from tokens import services
+from tokens import mfa, services
 from tokens.serializers import (
     CreatePersonalAccessTokenSerializer,
+    CurrentPasswordSerializer,
     ForgotPasswordSerializer,
     LoginSerializer,
     LogoutAllSerializer,
     LogoutSerializer,
+    MfaChallengeSerializer,
+    MfaCodeSerializer,
+    MfaStatusSerializer,
+    MfaVerifySerializer,
     NewPersonalAccessTokenSerializer,
     PasswordChangeSerializer,
     PersonalAccessTokenSerializer,
+    RecoveryCodesSerializer,
     RefreshSerializer,
     ResetPasswordSerializer,
     SessionSerializer,
     TokenPairSerializer,
+    TotpEnrolmentSerializer,
+)
+
+LOGIN_RESULT = PolymorphicProxySerializer(
+    component_name="LoginResult",
+    serializers=[TokenPairSerializer, MfaChallengeSerializer],
+    resource_type_field_name=None,
 )
 
 
 class LoginApi(PublicApi):
     @api_doc(
         summary="Log in (OAuth2 password form or JSON)",
+        description="A token pair; or, for an account with MFA on, an MFA challenge to finish at .../auth/mfa/verify.",
         request=LoginSerializer,
-        responses={200: TokenPairSerializer},
+        responses={200: LOGIN_RESULT},
         errors=(400, 401, 403, 415, 423, 429),
         auth=[],
     )
@@ -39,13 +55,103 @@ class LoginApi(PublicApi):
         services.spend_login_attempt(request, self.realm)
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        pair = services.login(
+        result = services.login(
             realm=self.realm,
             identifier=serializer.validated_data["username"],
             password=serializer.validated_data["password"],
             request=request,
         )
+        message = "Multi-factor authentication required" if "mfa_token" in result else "Login successful"
+        return ok(result, message, secret=True)
+
+
+class MfaVerifyApi(PublicApi):
+    @api_doc(
+        summary="Finish a login with MFA: a TOTP code or a recovery code for the mfa_token",
+        request=MfaVerifySerializer,
+        responses={200: TokenPairSerializer},
+        errors=(400, 401, 415, 423, 429),
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        services.spend_login_attempt(request, self.realm)
+        serializer = MfaVerifySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        pair = services.verify_mfa(realm=self.realm, request=request, **serializer.validated_data)
         return ok(pair, "Login successful", secret=True)
+
+
+class MfaStatusApi(RealmApi):
+    session_only = True
+    mfa_exempt = True
+
+    @api_doc(summary="Multi-factor authentication status", responses={200: MfaStatusSerializer}, errors=(401, 403))
+    def get(self, request: Request) -> Response:
+        return ok(mfa.status(request.user), "MFA status")
+
+
+class MfaTotpApi(RealmApi):
+    session_only = True
+    mfa_exempt = True
+
+    @api_doc(
+        summary="Start TOTP enrolment: a secret, its otpauth URL and QR code (409 if MFA is on)",
+        request=None,
+        responses={200: TotpEnrolmentSerializer},
+        errors=(401, 403, 409),
+    )
+    def post(self, request: Request) -> Response:
+        return ok(mfa.start_totp(request.user), "Scan the code, then confirm with a code from the app", secret=True)
+
+    @api_doc(
+        summary="Turn MFA off (needs the current password); recovery codes are gone",
+        request=CurrentPasswordSerializer,
+        responses={200: None},
+        errors=(400, 401, 403, 409, 423),
+    )
+    def delete(self, request: Request) -> Response:
+        serializer = CurrentPasswordSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.check_current_password(request.user, serializer.validated_data["current_password"])
+        if not request.user.mfa_enabled:
+            raise Conflict("Multi-factor authentication is not enabled")
+        mfa.disable(request.user)
+        return ok(None, "Multi-factor authentication disabled")
+
+
+class MfaConfirmApi(RealmApi):
+    session_only = True
+    mfa_exempt = True
+
+    @api_doc(
+        summary="Confirm TOTP enrolment with a code: MFA is on; 10 recovery codes, shown once",
+        request=MfaCodeSerializer,
+        responses={200: RecoveryCodesSerializer},
+        errors=(400, 401, 403, 409),
+    )
+    def post(self, request: Request) -> Response:
+        serializer = MfaCodeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        codes = mfa.confirm_totp(request.user, serializer.validated_data["code"])
+        return ok({"recovery_codes": codes}, "Multi-factor authentication enabled", secret=True)
+
+
+class RecoveryCodesApi(RealmApi):
+    session_only = True
+    mfa_exempt = True
+
+    @api_doc(
+        summary="New recovery codes (needs the current password); the old ones stop working",
+        request=CurrentPasswordSerializer,
+        responses={200: RecoveryCodesSerializer},
+        errors=(400, 401, 403, 409, 423),
+    )
+    def post(self, request: Request) -> Response:
+        serializer = CurrentPasswordSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.check_current_password(request.user, serializer.validated_data["current_password"])
+        codes = mfa.regenerate_recovery_codes(request.user)
+        return ok({"recovery_codes": codes}, "Recovery codes regenerated", secret=True)
 
 
 class RefreshApi(PublicApi):
@@ -97,6 +203,7 @@ class ResetPasswordApi(PublicApi):
 
 class LogoutApi(RealmApi):
     session_only = True
+    mfa_exempt = True
 
     @api_doc(summary="Log out this session", request=LogoutSerializer, responses={200: None}, errors=(400, 401, 403))
     def post(self, request: Request) -> Response:
@@ -112,6 +219,7 @@ class LogoutApi(RealmApi):
 
 class LogoutAllApi(RealmApi):
     session_only = True
+    mfa_exempt = True
 
     @api_doc(
         summary="Log out every session (but this one with keep_current); personal access tokens stay",

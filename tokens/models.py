@@ -16,11 +16,15 @@ class OwnedQuerySet(models.QuerySet):
     def of_account(self, account: AbstractAccount) -> "OwnedQuerySet":
         return self.filter(**{f"{realm_of(account).name}_id": account.pk})
 
-    def live_for(self, realm: Realm, account_id: int | None = None) -> "OwnedQuerySet":
-        """Not revoked, not expired, owned by an active, not deleted account of the realm (by one, if given)."""
+    def owned_in(self, realm: Realm, account_id: int | None = None) -> "OwnedQuerySet":
+        """Owned by an active, not deleted account of the realm (by this one, if given)."""
         owner = realm.name
-        qs = self.active().filter(**{f"{owner}__is_active": True, f"{owner}__deleted_at__isnull": True})
+        qs = self.filter(**{f"{owner}__is_active": True, f"{owner}__deleted_at__isnull": True})
         return qs.filter(**{f"{owner}_id": account_id}) if account_id is not None else qs
+
+    def live_for(self, realm: Realm, account_id: int | None = None) -> "OwnedQuerySet":
+        """Not revoked, not expired, owned by an active, not deleted account of the realm."""
+        return self.active().owned_in(realm, account_id)
 
     def with_owner(self, realm: Realm) -> "OwnedQuerySet":
         return self.select_related(realm.name)
@@ -36,14 +40,12 @@ class OwnedQuerySet(models.QuerySet):
         return self.filter(Q(revoked_at__isnull=False) | Q(expires_at__lte=timezone.now()))
 
 
-class AccountOwned(models.Model):
+class Owned(models.Model):
     """Belongs to exactly one account of either realm; the field name is the realm name."""
 
     user = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     admin = models.ForeignKey("admins.Admin", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
 
     objects = OwnedQuerySet.as_manager()
 
@@ -63,6 +65,16 @@ class AccountOwned(models.Model):
 
     def owner_in(self, realm: Realm) -> AbstractAccount:
         return getattr(self, realm.name)
+
+
+class AccountOwned(Owned):
+    """A credential of one account: it may expire and be revoked."""
+
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(Owned.Meta):
+        abstract = True
 
 
 def owner_kwargs(account: AbstractAccount) -> dict[str, AbstractAccount]:
@@ -117,3 +129,43 @@ class PersonalAccessToken(AccountOwned):
 
     def __str__(self) -> str:
         return self.name
+
+
+class TotpDevice(Owned):
+    """An account's TOTP authenticator. The secret itself is never stored: it is derived from
+    SECRET_KEY and `seed` (tokens.mfa), so a database dump alone yields no working codes."""
+
+    seed = models.CharField(max_length=64)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    last_used_step = models.BigIntegerField(default=0)  # a code of this step or earlier is refused (no replay)
+
+    class Meta(Owned.Meta):
+        verbose_name = "TOTP device"
+
+    def __str__(self) -> str:
+        return f"TOTP device of {self.owner}"
+
+
+class RecoveryCode(Owned):
+    """A single-use MFA recovery code, stored as its SHA-256 digest."""
+
+    digest = models.CharField(max_length=64)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(Owned.Meta):
+        indexes = [models.Index(fields=["digest"])]
+
+    def __str__(self) -> str:
+        return f"recovery code of {self.owner}"
+
+
+class MfaChallenge(Owned):
+    """The password step of a login to an account with MFA on; exchanged once for a token pair."""
+
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=255, blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"MFA challenge {self.pk} of {self.owner}"

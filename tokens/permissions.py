@@ -1,9 +1,11 @@
 """The default permission: deny unless an account of the view's realm is signed in, with what the credential may do."""
 
+from django.conf import settings
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
-from common.exceptions import Forbidden
+from common.exceptions import Forbidden, MfaRequired
+from common.realms import ADMIN
 from tokens.authentication import Credential
 
 
@@ -12,7 +14,9 @@ class RealmAccess(BasePermission):
 
     - a personal access token is refused (403) where a stolen long-lived secret must not
       reach: views that set `session_only = True`, or list the methods in it;
-    - a personal access token without the `write` ability is refused on unsafe methods.
+    - a personal access token without the `write` ability is refused on unsafe methods;
+    - with ADMIN_MFA_REQUIRED, an admin without MFA is refused (403 MFA_REQUIRED) except on
+      views that let it get in and enrol (`mfa_exempt = True`, or the methods listed in it).
 
     Public views say so with `permission_classes = [AllowAny]`.
     """
@@ -20,6 +24,8 @@ class RealmAccess(BasePermission):
     def has_permission(self, request: Request, view: object) -> bool:
         if request.user is None:
             return False
+        if _needs_mfa(request, view):
+            raise MfaRequired()
         credential = request.auth
         if not isinstance(credential, Credential) or credential.is_session:
             return True
@@ -29,3 +35,10 @@ class RealmAccess(BasePermission):
         if request.method not in SAFE_METHODS and "write" not in credential.abilities:
             raise Forbidden("This personal access token is read-only")
         return True
+
+
+def _needs_mfa(request: Request, view: object) -> bool:
+    if not settings.ADMIN_MFA_REQUIRED or getattr(view, "realm", None) is not ADMIN or request.user.mfa_enabled:
+        return False
+    exempt = getattr(view, "mfa_exempt", False)
+    return not (exempt is True or request.method in (exempt or ()))

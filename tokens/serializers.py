@@ -111,3 +111,38 @@ class ResetPasswordSerializer(serializers.Serializer):
 
 class OneTimeTokenSerializer(serializers.Serializer):
     token = serializers.CharField(max_length=512)
+
+
+class MfaChallengeSerializer(serializers.Serializer):
+    mfa_required = serializers.BooleanField(help_text="Always true: send a code to .../auth/mfa/verify.")
+    mfa_token = serializers.CharField()
+    methods = serializers.ListField(child=serializers.ChoiceField(choices=["totp", "recovery_code"]))
+    expires_in = serializers.IntegerField(help_text="Seconds the mfa_token stays valid.")
+
+
+class MfaVerifySerializer(serializers.Serializer):
+    mfa_token = serializers.CharField(max_length=512)
+    code = serializers.CharField(max_length=64, help_text="A current TOTP code or an unused recovery code.")
+
+
+class MfaCodeSerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=64)
+
+
+class CurrentPasswordSerializer(serializers.Serializer):
+    current_password = PasswordField()
+
+
+class MfaStatusSerializer(serializers.Serializer):
+    totp_enabled = serializers.BooleanField()
+    recovery_codes_remaining = serializers.IntegerField()
+
+
+class TotpEnrolmentSerializer(serializers.Serializer):
+    secret = serializers.CharField(help_text="Base32; shown only now.")
+    otpauth_url = serializers.CharField()
+    qr_svg = serializers.CharField(help_text="The otpauth URL as a QR code (SVG).")
+
+
+class RecoveryCodesSerializer(serializers.Serializer):
+    recovery_codes = serializers.ListField(child=serializers.CharField(), help_text="Shown only now; each works once.")

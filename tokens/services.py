@@ -26,7 +26,7 @@ from common.exceptions import (
 from common.models import AbstractAccount, lockout_duration
 from common.net import client_ip
 from common.realms import Realm, realm_of
-from tokens import jwt_tokens, one_time
+from tokens import jwt_tokens, mfa, one_time
 from tokens.models import ABILITIES, LoginSession, PersonalAccessToken, owner_kwargs
 from tokens.serializers import check_password_rules
 
@@ -80,9 +80,10 @@ def spend_email_budget(request: HttpRequest, realm: Realm, *, purpose: str, addr
 
 
 def verify_credentials(*, realm: Realm, identifier: str, password: str) -> AbstractAccount:
-    """Check in the contract's order: find account → lockout → password → active.
+    """Check in the contract's order: find account → lockout → password → active → verified email.
 
-    Shared by the API login and the Django admin site's login form.
+    Shared by the API login and the Django admin site's login form. Success is not recorded
+    here: with MFA on, the login succeeds only at its second step (record_login).
     """
     accounts = realm.model.objects
     account = accounts.alive().by_login(identifier).first()
@@ -98,10 +99,14 @@ def verify_credentials(*, realm: Realm, identifier: str, password: str) -> Abstr
         raise AccountInactive()
     if settings.REQUIRE_EMAIL_VERIFICATION and not account.email_verified:
         raise EmailNotVerified()
-    now = timezone.now()
-    accounts.filter(pk=account.pk).update(failed_login_attempts=0, locked_until=None, last_login_at=now)
-    account.failed_login_attempts, account.locked_until, account.last_login_at = 0, None, now
     return account
+
+
+def record_login(account: AbstractAccount) -> None:
+    """A successful login: the failure count resets and last_login_at moves."""
+    now = timezone.now()
+    type(account).objects.filter(pk=account.pk).update(failed_login_attempts=0, locked_until=None, last_login_at=now)
+    account.failed_login_attempts, account.locked_until, account.last_login_at = 0, None, now
 
 
 def check_current_password(account: AbstractAccount, password: str, *, field: str = "current_password") -> None:
@@ -114,8 +119,32 @@ def check_current_password(account: AbstractAccount, password: str, *, field: st
 
 
 def login(*, realm: Realm, identifier: str, password: str, request: HttpRequest) -> dict[str, Any]:
-    """Verify the credentials and open a session: the first token pair."""
+    """Verify the credentials: the first token pair, or an MFA challenge when MFA is on."""
     account = verify_credentials(realm=realm, identifier=identifier, password=password)
+    if account.mfa_enabled:
+        return mfa.challenge(account, request)
+    record_login(account)
+    return open_session(account, request)
+
+
+def check_second_factor(account: AbstractAccount, code: str) -> None:
+    """A TOTP or recovery code at login: 423 while locked; a wrong one counts as a failed attempt."""
+    account.refresh_from_db(fields=["failed_login_attempts", "locked_until"])
+    _refuse_if_locked(account)
+    if not mfa.use_code(account, code):
+        _record_failure(account)
+        raise InvalidCredentials("Invalid authentication code")
+
+
+def verify_mfa(*, realm: Realm, mfa_token: str, code: str, request: HttpRequest) -> dict[str, Any]:
+    """The login's second step: a TOTP or recovery code for the challenge → the first token pair.
+
+    A wrong code counts as a failed login attempt; while locked the answer is 423.
+    """
+    challenge, account = mfa.open_challenge(realm, mfa_token)
+    check_second_factor(account, code)
+    mfa.close_challenge(challenge)
+    record_login(account)
     return open_session(account, request)
 
 

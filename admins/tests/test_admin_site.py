@@ -342,3 +342,51 @@ def test_the_users_page_ends_a_session_and_revokes_a_token(site, api_client, log
     keep.refresh_from_db()
     assert revoke.revoked_at is not None and keep.revoked_at is None
     assert api_client.get("/users/me", HTTP_AUTHORIZATION=f"Bearer {pair['access_token']}").status_code == 401
+
+
+class TestMfaLogin:
+    def enrolled(self):
+        import time
+
+        import pyotp
+
+        from tokens import mfa
+
+        admin = AdminFactory()
+        totp = pyotp.TOTP(mfa.start_totp(admin)["secret"])
+        mfa.confirm_totp(admin, totp.now())
+        return admin, totp.at(time.time() + 30)
+
+    def test_a_code_is_needed_and_a_wrong_one_counts_as_a_failure(self, db):
+        admin, code = self.enrolled()
+        client = Client()
+        response = post_login(client, admin.username, PASSWORD)
+        assert response.status_code == 200 and b"Enter the code" in response.content
+        response = client.post(LOGIN, {"username": admin.username, "password": PASSWORD, "code": "123456"})
+        assert b"not valid" in response.content and "_auth_user_id" not in client.session
+        admin.refresh_from_db()
+        assert admin.failed_login_attempts == 1
+        response = client.post(
+            LOGIN, {"username": admin.username, "password": PASSWORD, "code": code, "next": "/django-admin/"}
+        )
+        assert response.status_code == 302 and client.session["_auth_user_id"] == str(admin.pk)
+
+    def test_admin_mfa_required_refuses_admins_without_mfa_with_a_clear_message(self, admin, settings):
+        settings.ADMIN_MFA_REQUIRED = True
+        response = post_login(Client(), admin.username, PASSWORD)
+        assert response.status_code == 200 and b"Multi-factor authentication is required for admins" in response.content
+
+    def test_turn_off_mfa_action(self, site):
+        from tokens import mfa
+
+        user = UserFactory()
+        started = mfa.start_totp(user)
+        import pyotp
+
+        mfa.confirm_totp(user, pyotp.TOTP(started["secret"]).now())
+        response = site.post(
+            "/django-admin/accounts/user/", {"action": "action_turn_off_mfa", "_selected_action": [user.pk]}
+        )
+        assert response.status_code == 302
+        user.refresh_from_db()
+        assert user.mfa_enabled is False

@@ -114,3 +114,37 @@ def test_browsable_api_renders_users_me(browser, server):
     context.close()
     assert User.objects.filter(username="htmluser").exists()
     assert os.path.exists(ARTIFACTS / "browsable-users-me.png")
+
+
+def enrolled_admin():
+    import time
+
+    import pyotp
+
+    from tokens import mfa
+
+    admin = AdminFactory()
+    totp = pyotp.TOTP(mfa.start_totp(admin)["secret"])
+    mfa.confirm_totp(admin, totp.now())
+    return admin, lambda: totp.at(time.time() + 30)  # the next step's code: unused, within the drift allowed
+
+
+def test_admin_site_asks_admins_with_mfa_for_a_code(browser, server):
+    admin, code = enrolled_admin()
+    page = browser.new_page()
+    page.goto(f"{server}/django-admin/login/")
+    page.fill("#id_username", admin.username)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_selector("text=Enter the code from your authenticator app")
+    page.fill("#id_password", PASSWORD)
+    page.fill("#id_code", "000000")
+    page.click("input[type=submit]")
+    page.wait_for_selector("text=This authentication code is not valid.")
+    page.fill("#id_password", PASSWORD)
+    page.fill("#id_code", code())
+    page.screenshot(path=str(ARTIFACTS / "admin-site-mfa-login.png"), full_page=True)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{server}/django-admin/")
+    admin.refresh_from_db()
+    assert admin.failed_login_attempts == 0 and admin.last_login_at is not None

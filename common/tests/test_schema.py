@@ -20,13 +20,18 @@ REALM_PATHS = [
     "{auth}/password/reset",
     "{auth}/email/verify",
     "{auth}/email/verify/resend",
+    "{auth}/mfa/verify",
+    "{me}/mfa",
+    "{me}/mfa/totp",
+    "{me}/mfa/totp/confirm",
+    "{me}/mfa/recovery-codes",
 ]
 USER_ID = "/admin/users/{user_id}"
 PATHS = {
     *(path.format(auth="/auth", me="/users/me") for path in REALM_PATHS),
     *(path.format(auth="/admin/auth", me="/admin/me") for path in REALM_PATHS),
     "/admin/users", USER_ID, *(f"{USER_ID}/{action}" for action in ("activate", "block", "unlock", "restore")),
-    f"{USER_ID}/sessions", f"{USER_ID}/tokens", f"{USER_ID}/tokens/{{token_id}}", "/health",
+    f"{USER_ID}/sessions", f"{USER_ID}/mfa", f"{USER_ID}/tokens", f"{USER_ID}/tokens/{{token_id}}", "/health",
 }  # fmt: skip
 
 
