@@ -10,7 +10,10 @@ from accounts.serializers import AccountFieldsSerializer, AccountSerializer, Reg
 from common import ratelimit
 from common.apis import PublicApi, RealmApi
 from common.envelope import ok
-from common.schema import api_doc
+from common.models import AuditEvent
+from common.pagination import paginate
+from common.schema import PAGE_PARAMETERS, api_doc
+from common.serializers import AuditEventSerializer
 from tokens import services as credentials
 from tokens.serializers import OneTimeTokenSerializer
 
@@ -114,3 +117,16 @@ class ResendVerificationApi(RealmApi):
         credentials.spend_email_budget(request, self.realm, purpose="verify", address=request.user.email)
         services.resend_verification(request.user, request)
         return ok(None, "Verification email sent")
+
+
+class SecurityEventsApi(RealmApi):
+    @api_doc(
+        summary="Security events about this account, newest first",
+        responses={200: (AuditEventSerializer, True)},
+        errors=(400, 401, 403),
+        parameters=PAGE_PARAMETERS,
+    )
+    def get(self, request: Request) -> Response:
+        events = AuditEvent.objects.about(self.realm.name, request.user.pk).newest_first()
+        page = paginate(events, request.query_params, lambda items: AuditEventSerializer(items, many=True).data)
+        return ok(page, "Security events retrieved")

@@ -7,7 +7,7 @@ from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 
-from common import mail
+from common import audit, mail
 from common.exceptions import Conflict, unique_conflict
 from common.images import delete_avatar_file, stored_avatar
 from common.models import AbstractAccount
@@ -53,6 +53,7 @@ def register(
         account = realm.model(**fields, avatar=avatar_name or "", **extra)
         account.set_password(data["password"])
         _save(account)
+        audit.record("account.registered", account=account)
         if not account.email_verified:
             send_verification(account, request)
     return account
@@ -84,6 +85,7 @@ def verify_email(*, realm: Realm, token: str) -> AbstractAccount:
     account = one_time.redeem(one_time.VERIFY, realm, token)
     account.email_verified = True
     account.save(update_fields=["email_verified", "updated_at"])
+    audit.record("email.verified", account=account)
     return account
 
 
@@ -112,7 +114,10 @@ def update_profile(
             changes["avatar"] = avatar_name
         # Only the changed columns: a concurrent login failure or lock is not overwritten.
         _save(account, update_fields=[*changes, "updated_at"])
+    if changes:
+        audit.record("account.updated", account=account, fields=sorted(k for k in changes if k != "email_verified"))
     if "email" in changes:
+        audit.record("email.changed", account=account, old_email=old_email, new_email=account.email)
         send_verification(account, request)
         context = {"name": account.name, "username": account.username, "old_email": old_email}
         mail.queue(to=old_email, template="email_changed", context={**context, "new_email": account.email})
@@ -135,9 +140,12 @@ def soft_delete(account: AbstractAccount) -> None:
     if not account.is_deleted:
         account.soft_delete()
         credentials.revoke_all_credentials(account)
+        audit.record("account.deleted", account=account)
 
 
+@transaction.atomic
 def restore(account: AbstractAccount) -> AbstractAccount:
     if account.is_deleted:
         account.restore()
+        audit.record("account.restored", account=account)
     return account

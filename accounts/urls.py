@@ -31,6 +31,7 @@ def realm_urlpatterns(
         ),
         api_path(me_prefix, apis.MeApi.as_view(**auth, http_method_names=[*me_methods, "head", "options"])),
         api_path(f"{me_prefix}/avatar", apis.MeAvatarApi.as_view(**auth)),
+        api_path(f"{me_prefix}/security-events", apis.SecurityEventsApi.as_view(**auth)),
         api_path(f"{auth_prefix}/email/verify", apis.VerifyEmailApi.as_view(realm=realm)),
         api_path(f"{auth_prefix}/email/verify/resend", apis.ResendVerificationApi.as_view(**auth)),
     ]

@@ -17,7 +17,7 @@ from admins import services
 from admins.forms import account_forms
 from admins.models import Admin
 from common.images import CleanAvatar
-from common.models import OutboxEmail
+from common.models import AuditEvent, OutboxEmail
 from common.realms import realm_of
 from tokens import services as credentials
 from tokens.models import LoginSession, PersonalAccessToken
@@ -281,6 +281,26 @@ class OutboxEmailAdmin(admin.ModelAdmin):
     search_fields = ("to", "subject")
     fields = ("to", "subject", "status", "attempts", "last_error", "next_attempt_at", "created_at", "sent_at")
     readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """The audit trail, read-only for everyone (superusers included)."""
+
+    list_display = ("created_at", "event", "realm", "account_id", "actor_realm", "actor_id", "ip_address", "request_id")
+    list_filter = ("event", "realm")
+    search_fields = ("=account_id", "=ip_address", "=request_id")
+    date_hierarchy = "created_at"
+    readonly_fields = [field.name for field in AuditEvent._meta.fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -13,9 +14,11 @@ from admins.authentication import AdminAuthentication
 from admins.serializers import ORDERINGS, ManagedUserUpdateSerializer, UserListParams
 from common.apis import RealmApi
 from common.envelope import ok
+from common.models import AuditEvent
 from common.pagination import paginate
-from common.realms import ADMIN
+from common.realms import ADMIN, REALMS
 from common.schema import PAGE_PARAMETERS, api_doc
+from common.serializers import AuditEventSerializer, AuditFilterSerializer
 from tokens import services as credentials
 from tokens.serializers import PersonalAccessTokenSerializer, SessionSerializer
 
@@ -162,3 +165,29 @@ class UserMfaApi(AdminApi):
     )
     def delete(self, request: Request, user_id: str) -> Response:
         return self.managed(services.turn_off_mfa(services.get_user(int(user_id))), "MFA turned off")
+
+
+AUDIT_PARAMETERS = [
+    *PAGE_PARAMETERS,
+    OpenApiParameter("realm", str, enum=list(REALMS)),
+    OpenApiParameter("account_id", int),
+    OpenApiParameter("event", str, enum=list(AuditEvent.EVENTS)),
+    OpenApiParameter("since", OpenApiTypes.DATETIME, description="ISO 8601; events at or after it."),
+    OpenApiParameter("until", OpenApiTypes.DATETIME, description="ISO 8601; events at or before it."),
+]
+
+
+class AuditApi(AdminApi):
+    @api_doc(
+        summary="The audit trail, newest first",
+        responses={200: (AuditEventSerializer, True)},
+        errors=(400, 401, 403),
+        parameters=AUDIT_PARAMETERS,
+        tags=["audit"],
+    )
+    def get(self, request: Request) -> Response:
+        filters = AuditFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        events = AuditEvent.objects.matching(**filters.validated_data)
+        page = paginate(events, request.query_params, lambda items: AuditEventSerializer(items, many=True).data)
+        return ok(page, "Audit events retrieved")

@@ -11,6 +11,7 @@ from django.http import HttpRequest
 
 from accounts import services as account_services
 from accounts.models import User
+from common import audit
 from common.exceptions import NotFound
 from common.models import AbstractAccount
 from tokens import mfa
@@ -41,9 +42,11 @@ def update_account(
     return account
 
 
+@transaction.atomic
 def activate(account: AbstractAccount) -> AbstractAccount:
     account.is_active = True
     account.save(update_fields=["is_active", "updated_at"])
+    audit.record("account.activated", account=account)
     return account
 
 
@@ -53,13 +56,16 @@ def block(account: AbstractAccount) -> AbstractAccount:
     account.is_active = False
     account.save(update_fields=["is_active", "updated_at"])
     credentials.revoke_all_credentials(account)
+    audit.record("account.blocked", account=account)
     return account
 
 
+@transaction.atomic
 def unlock(account: AbstractAccount) -> AbstractAccount:
     account.failed_login_attempts = 0
     account.locked_until = None
     account.save(update_fields=["failed_login_attempts", "locked_until", "updated_at"])
+    audit.record("account.unlocked", account=account)
     return account
 
 

@@ -21,6 +21,7 @@ urlpatterns = [
         me_methods=("get", "put", "patch"),
     ),
     api_path("admin/users", apis.UserListApi.as_view()),
+    api_path("admin/audit", apis.AuditApi.as_view()),
     api_path(USER, apis.UserDetailApi.as_view()),
     action("activate", services.activate, "User activated"),
     action("block", services.block, "User blocked"),

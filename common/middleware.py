@@ -1,5 +1,6 @@
 """Request ids, request body limits, and the envelope for failures outside DRF views."""
 
+import contextvars
 import io
 import re
 import uuid
@@ -13,6 +14,12 @@ from django.http import HttpRequest, HttpResponse
 from common.exceptions import PayloadTooLarge, for_status, json_error_response
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+_current: contextvars.ContextVar[HttpRequest | None] = contextvars.ContextVar("current_request", default=None)
+
+
+def current_request() -> HttpRequest | None:
+    """The request this thread is serving (for audit events and logs), or None outside a request."""
+    return _current.get()
 
 
 def body_limit() -> int:
@@ -29,7 +36,11 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         incoming = request.headers.get("X-Request-ID", "")
         request.request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
-        response = self._check_body(request) or self.get_response(request)
+        token = _current.set(request)
+        try:
+            response = self._check_body(request) or self.get_response(request)
+        finally:
+            _current.reset(token)
         response = self._as_envelope(request, response)
         response["X-Request-ID"] = request.request_id
         return response

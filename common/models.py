@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
-from django.db import models
+from django.db import models, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.dispatch import Signal
@@ -139,9 +139,11 @@ class AbstractAccount(AbstractBaseUser):
 
     def save(self, *args, **kwargs) -> None:
         # set_password() leaves the raw password in _password until the next save.
-        new_password = self._password is not None and not self._state.adding
-        super().save(*args, **kwargs)
-        if new_password:
+        if self._password is None or self._state.adding:
+            super().save(*args, **kwargs)
+            return
+        with transaction.atomic():  # the new password and what it ends land together
+            super().save(*args, **kwargs)
             password_changed.send(sender=type(self), account=self)
 
     @property
@@ -221,3 +223,75 @@ class OutboxEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject} → {self.to} ({self.status})"
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def about(self, realm_name: str, account_id: int) -> "AuditEventQuerySet":
+        return self.filter(realm=realm_name, account_id=account_id)
+
+    def newest_first(self) -> "AuditEventQuerySet":
+        return self.order_by("-created_at", "-id")
+
+    def matching(
+        self, *, realm: str | None = None, account_id: int | None = None, event: str | None = None,
+        since: datetime | None = None, until: datetime | None = None,
+    ) -> "AuditEventQuerySet":  # fmt: skip
+        """The admin audit list's filters (each optional)."""
+        conditions = {"realm": realm, "account_id": account_id, "event": event}
+        qs = self.filter(**{key: value for key, value in conditions.items() if value is not None})
+        if since is not None:
+            qs = qs.filter(created_at__gte=since)
+        if until is not None:
+            qs = qs.filter(created_at__lte=until)
+        return qs.newest_first()
+
+
+class AuditEvent(models.Model):
+    """A security event, written in the transaction of the change it records (common.audit)."""
+
+    EVENTS = (
+        "account.registered",
+        "login.succeeded",
+        "login.failed",
+        "account.locked",
+        "account.unlocked",
+        "logout",
+        "session.revoked",
+        "refresh.reused",
+        "password.changed",
+        "password.reset",
+        "email.changed",
+        "email.verified",
+        "mfa.enabled",
+        "mfa.disabled",
+        "token.created",
+        "token.revoked",
+        "account.updated",
+        "account.blocked",
+        "account.activated",
+        "account.deleted",
+        "account.restored",
+    )
+
+    created_at = models.DateTimeField(default=timezone.now)
+    event = models.CharField(max_length=32, choices=[(e, e) for e in EVENTS])
+    realm = models.CharField(max_length=16)
+    account_id = models.BigIntegerField(null=True, blank=True)
+    actor_realm = models.CharField(max_length=16, blank=True, default="")
+    actor_id = models.BigIntegerField(null=True, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=255, blank=True, default="")
+    request_id = models.CharField(max_length=128, blank=True, default="")
+    details = models.JSONField(default=dict, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="audit_newest"),
+            models.Index(fields=["realm", "account_id", "-created_at"], name="audit_account"),
+            models.Index(fields=["event", "-created_at"], name="audit_event"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.realm}:{self.account_id} at {self.created_at:%Y-%m-%d %H:%M:%S}"

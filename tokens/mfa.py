@@ -21,6 +21,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from common import audit
 from common.exceptions import Conflict, InvalidToken, ValidationFailed
 from common.models import AbstractAccount
 from common.net import client_ip
@@ -134,15 +135,19 @@ def confirm_totp(account: AbstractAccount, code: str) -> list[str]:
         raise ValidationFailed(details={"code": ["This code is not valid. Check the device's clock and try again."]})
     TotpDevice.objects.filter(pk=device.pk).update(confirmed_at=timezone.now())
     _set_enabled(account, True)
+    audit.record("mfa.enabled", account=account, method="totp")
     return _new_recovery_codes(account)
 
 
 @transaction.atomic
 def disable(account: AbstractAccount) -> None:
     """MFA off: the authenticator and the recovery codes are gone."""
+    was_enabled = account.mfa_enabled
     TotpDevice.objects.of_account(account).delete()
     RecoveryCode.objects.of_account(account).delete()
     _set_enabled(account, False)
+    if was_enabled:
+        audit.record("mfa.disabled", account=account)
 
 
 @transaction.atomic

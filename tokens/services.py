@@ -13,7 +13,7 @@ from django.db import models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from common import mail, ratelimit
+from common import audit, mail, ratelimit
 from common.exceptions import (
     AccountInactive,
     AccountLocked,
@@ -46,6 +46,7 @@ def _record_failure(account: AbstractAccount) -> None:
         account.pk, max_attempts=settings.MAX_LOGIN_ATTEMPTS, lock_for=lockout_duration()
     )
     if locked:
+        audit.record("account.locked", account=account, minutes=settings.LOCKOUT_DURATION_MINUTES)
         mail.queue(
             to=account.email,
             template="account_locked",
@@ -60,6 +61,7 @@ def _record_failure(account: AbstractAccount) -> None:
 
 def _refuse_if_locked(account: AbstractAccount) -> None:
     if account.is_locked:
+        audit.record("login.failed", account=account, reason="locked")
         raise AccountLocked(retry_after=account.lock_remaining_seconds())
     if account.locked_until is not None:
         type(account).objects.clear_expired_lock(account.pk)
@@ -90,20 +92,24 @@ def verify_credentials(*, realm: Realm, identifier: str, password: str) -> Abstr
     if account is None:
         # Same cost as a wrong password, so timing does not reveal which accounts exist.
         check_password(password, _dummy_hash(get_hasher().algorithm))
+        audit.record("login.failed", realm=realm, reason="unknown_account")
         raise InvalidCredentials()
     _refuse_if_locked(account)
     if not account.check_password(password):
+        audit.record("login.failed", account=account, reason="wrong_password")
         _record_failure(account)
         raise InvalidCredentials()
     if not account.is_active:
+        audit.record("login.failed", account=account, reason="inactive")
         raise AccountInactive()
     if settings.REQUIRE_EMAIL_VERIFICATION and not account.email_verified:
         raise EmailNotVerified()
     return account
 
 
-def record_login(account: AbstractAccount) -> None:
+def record_login(account: AbstractAccount, *, method: str = "password") -> None:
     """A successful login: the failure count resets and last_login_at moves."""
+    audit.record("login.succeeded", account=account, method=method)
     now = timezone.now()
     type(account).objects.filter(pk=account.pk).update(failed_login_attempts=0, locked_until=None, last_login_at=now)
     account.failed_login_attempts, account.locked_until, account.last_login_at = 0, None, now
@@ -114,6 +120,7 @@ def check_current_password(account: AbstractAccount, password: str, *, field: st
     account.refresh_from_db(fields=["failed_login_attempts", "locked_until"])
     _refuse_if_locked(account)
     if not account.check_password(password):
+        audit.record("login.failed", account=account, reason="wrong_password")
         _record_failure(account)
         raise ValidationFailed(details={field: ["Current password is incorrect."]})
 
@@ -132,6 +139,7 @@ def check_second_factor(account: AbstractAccount, code: str) -> None:
     account.refresh_from_db(fields=["failed_login_attempts", "locked_until"])
     _refuse_if_locked(account)
     if not mfa.use_code(account, code):
+        audit.record("login.failed", account=account, reason="wrong_mfa_code")
         _record_failure(account)
         raise InvalidCredentials("Invalid authentication code")
 
@@ -144,7 +152,7 @@ def verify_mfa(*, realm: Realm, mfa_token: str, code: str, request: HttpRequest)
     challenge, account = mfa.open_challenge(realm, mfa_token)
     check_second_factor(account, code)
     mfa.close_challenge(challenge)
-    record_login(account)
+    record_login(account, method="mfa")
     return open_session(account, request)
 
 
@@ -192,10 +200,13 @@ def refresh(*, realm: Realm, raw_refresh: str) -> dict[str, Any]:
     if rotated:
         return _pair(realm, LoginSession(pk=session_id, refresh_jti=new_jti), account_id)
     # Signed by us, for this session, but no longer current: it was used before.
-    LoginSession.objects.filter(pk=session_id).exclude(refresh_jti=jti).revoke()
+    if LoginSession.objects.filter(pk=session_id).exclude(refresh_jti=jti).revoke():
+        owner = realm.model.objects.filter(pk=account_id).first()
+        audit.record("refresh.reused", account=owner, realm=realm, session_id=session_id)
     raise InvalidToken()
 
 
+@transaction.atomic
 def logout(*, account: AbstractAccount, session_id: int | None, raw_refresh: str | None) -> None:
     """End the calling session, and the one a refresh token of the same account names."""
     session_ids = {session_id}
@@ -207,6 +218,7 @@ def logout(*, account: AbstractAccount, session_id: int | None, raw_refresh: str
         if claims is not None and claims["sub"] == account.pk:
             session_ids.add(claims[jwt_tokens.SESSION_CLAIM])
     LoginSession.objects.of_account(account).filter(pk__in=session_ids).revoke()
+    audit.record("logout", account=account, session_ids=sorted(i for i in session_ids if i is not None))
 
 
 def live_sessions(account: AbstractAccount) -> models.QuerySet:
@@ -214,15 +226,19 @@ def live_sessions(account: AbstractAccount) -> models.QuerySet:
     return LoginSession.objects.live_for(realm_of(account), account.pk).order_by("-created_at", "-id")
 
 
+@transaction.atomic
 def revoke_session(*, account: AbstractAccount, session_id: int) -> None:
     """End one of the account's sessions (404 if it is not one of its live sessions)."""
     if not live_sessions(account).filter(pk=session_id).revoke():
         raise NotFound("Session not found")
+    audit.record("session.revoked", account=account, session_id=session_id)
 
 
+@transaction.atomic
 def logout_everywhere(*, account: AbstractAccount, keep_session_id: int | None = None) -> None:
     """End every session of the account (but `keep_session_id`); personal access tokens stay."""
-    LoginSession.objects.of_account(account).exclude(pk=keep_session_id).revoke()
+    ended = LoginSession.objects.of_account(account).exclude(pk=keep_session_id).revoke()
+    audit.record("session.revoked", account=account, scope="all", kept_current=keep_session_id is not None, count=ended)
 
 
 def revoke_sessions(account: AbstractAccount) -> None:
@@ -239,6 +255,7 @@ def end_sessions_on_password_change(sender: type, account: AbstractAccount, **kw
     """Receiver of common.models.password_changed: a new password, by any path, ends every
     session (and so every outstanding reset token) and sends the account a notice."""
     revoke_sessions(account)
+    audit.record(getattr(account, "password_event", "password.changed"), account=account)
     mail.queue(
         to=account.email,
         template="password_changed",
@@ -277,6 +294,7 @@ def reset_password(*, realm: Realm, token: str, new_password: str) -> AbstractAc
     account = one_time.redeem(one_time.RESET, realm, token)
     check_password_rules(new_password, account, field="new_password")
     account.set_password(new_password)
+    account.password_event = "password.reset"  # what the password_changed receiver records
     account.failed_login_attempts, account.locked_until = 0, None
     account.save(update_fields=["password", "failed_login_attempts", "locked_until", "updated_at"])
     return account
@@ -301,6 +319,7 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+@transaction.atomic
 def create_pat(
     *,
     account: AbstractAccount,
@@ -317,6 +336,7 @@ def create_pat(
         abilities=[a for a in ABILITIES if a in (abilities or ABILITIES)],
         expires_at=timezone.now() + timedelta(days=days),
     )
+    audit.record("token.created", account=account, id=token.pk, name=name, abilities=token.abilities)
     return token, secret
 
 
@@ -326,9 +346,11 @@ def list_pats(account: AbstractAccount) -> models.QuerySet:
     )
 
 
+@transaction.atomic
 def revoke_pat(*, account: AbstractAccount, token_id: int) -> None:
     if not PersonalAccessToken.objects.of_account(account).filter(pk=token_id).revoke():
         raise NotFound("Token not found")
+    audit.record("token.revoked", account=account, id=token_id)
 
 
 def touch_pat(token: PersonalAccessToken) -> None:

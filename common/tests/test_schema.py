@@ -25,13 +25,15 @@ REALM_PATHS = [
     "{me}/mfa/totp",
     "{me}/mfa/totp/confirm",
     "{me}/mfa/recovery-codes",
+    "{me}/security-events",
 ]
 USER_ID = "/admin/users/{user_id}"
 PATHS = {
     *(path.format(auth="/auth", me="/users/me") for path in REALM_PATHS),
     *(path.format(auth="/admin/auth", me="/admin/me") for path in REALM_PATHS),
     "/admin/users", USER_ID, *(f"{USER_ID}/{action}" for action in ("activate", "block", "unlock", "restore")),
-    f"{USER_ID}/sessions", f"{USER_ID}/mfa", f"{USER_ID}/tokens", f"{USER_ID}/tokens/{{token_id}}", "/health",
+    f"{USER_ID}/sessions", f"{USER_ID}/mfa", f"{USER_ID}/tokens", f"{USER_ID}/tokens/{{token_id}}",
+    "/health", "/admin/audit",
 }  # fmt: skip
 
 

@@ -1,0 +1,46 @@
+"""Recording security events. Services call `record()` inside the transaction of the change,
+so a change that fails leaves no event; who, from where and which request come from the
+request being served (common.middleware keeps it)."""
+
+from typing import Any
+
+from django.db import models
+
+from common.middleware import current_request
+from common.models import AuditEvent
+from common.net import client_ip
+from common.realms import Realm, realm_of
+
+# Never stored in details, whatever a caller passes.
+_SECRET_WORDS = ("password", "token", "secret", "code", "digest")
+
+
+def record(
+    event: str, *, account: models.Model | None = None, realm: Realm | None = None, **details: Any
+) -> AuditEvent:
+    """Store `event` about `account` (or, for an unknown account, about the login endpoint's `realm`)."""
+    assert event in AuditEvent.EVENTS, event
+    request = current_request()
+    subject_realm = realm_of(account) if account is not None else realm
+    actor = getattr(request, "user", None)
+    actor_realm = realm_of(actor) if _is_account(actor) else None
+    is_other = actor_realm is not None and (actor_realm != subject_realm or actor.pk != getattr(account, "pk", None))
+    return AuditEvent.objects.create(
+        event=event,
+        realm=subject_realm.name,
+        account_id=getattr(account, "pk", None),
+        actor_realm=actor_realm.name if is_other else "",
+        actor_id=actor.pk if is_other else None,
+        ip_address=client_ip(request) if request is not None else None,
+        user_agent=request.headers.get("User-Agent", "")[:255] if request is not None else "",
+        request_id=getattr(request, "request_id", "") if request is not None else "",
+        details={k: v for k, v in details.items() if not any(word in k for word in _SECRET_WORDS)},
+    )
+
+
+def _is_account(value: Any) -> bool:
+    try:
+        realm_of(value)
+    except (AttributeError, StopIteration):
+        return False
+    return getattr(value, "pk", None) is not None

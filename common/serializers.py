@@ -1,0 +1,35 @@
+"""Shapes that belong to no single app: audit events."""
+
+from typing import Any
+
+from rest_framework import serializers
+
+from common.models import AuditEvent
+from common.realms import REALMS
+
+
+class AuditEventSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    event = serializers.ChoiceField(choices=AuditEvent.EVENTS)
+    realm = serializers.ChoiceField(choices=list(REALMS))
+    account_id = serializers.IntegerField(allow_null=True)
+    actor = serializers.SerializerMethodField()
+    ip_address = serializers.CharField(allow_null=True)
+    user_agent = serializers.CharField()
+    request_id = serializers.CharField()
+    details = serializers.DictField()
+
+    def get_actor(self, event: AuditEvent) -> dict[str, Any] | None:
+        """Who did it, when that is another account (an admin acting on a user); else null."""
+        if event.actor_id is None:
+            return None
+        return {"realm": event.actor_realm, "id": event.actor_id}
+
+
+class AuditFilterSerializer(serializers.Serializer):
+    realm = serializers.ChoiceField(choices=list(REALMS), required=False)
+    account_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
+    event = serializers.ChoiceField(choices=AuditEvent.EVENTS, required=False)
+    since = serializers.DateTimeField(required=False)
+    until = serializers.DateTimeField(required=False)
