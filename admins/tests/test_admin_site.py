@@ -390,3 +390,19 @@ class TestMfaLogin:
         assert response.status_code == 302
         user.refresh_from_db()
         assert user.mfa_enabled is False
+
+
+def test_the_audit_trail_and_the_outbox_are_read_only_even_for_superusers(site):
+    from common import audit
+    from common.models import AuditEvent, OutboxEmail
+
+    event = audit.record("account.updated", account=UserFactory(), fields=["name"])
+    email = OutboxEmail.objects.create(to="a@example.com", subject="Reset", body_text="token=secret-link")
+    assert site.get("/django-admin/common/auditevent/").status_code == 200
+    assert site.get("/django-admin/common/auditevent/add/").status_code == 403
+    assert site.post(f"/django-admin/common/auditevent/{event.pk}/delete/", {"post": "yes"}).status_code == 403
+    page = site.get(f"/django-admin/common/auditevent/{event.pk}/change/")
+    assert page.status_code == 200 and b'name="event"' not in page.content
+    outbox = site.get(f"/django-admin/common/outboxemail/{email.pk}/change/")
+    assert outbox.status_code == 200 and b"secret-link" not in outbox.content
+    assert AuditEvent.objects.filter(pk=event.pk).exists()
