@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db import models
 
+from common import metrics
 from common.middleware import current_request
 from common.models import AuditEvent
 from common.net import client_ip
@@ -25,6 +26,7 @@ def record(
     actor = getattr(request, "user", None)
     actor_realm = realm_of(actor) if _is_account(actor) else None
     is_other = actor_realm is not None and (actor_realm != subject_realm or actor.pk != getattr(account, "pk", None))
+    _count(event, subject_realm.name, details)
     return AuditEvent.objects.create(
         event=event,
         realm=subject_realm.name,
@@ -36,6 +38,18 @@ def record(
         request_id=getattr(request, "request_id", "") if request is not None else "",
         details={k: v for k, v in details.items() if not any(word in k for word in _SECRET_WORDS)},
     )
+
+
+def _count(event: str, realm: str, details: dict[str, Any]) -> None:
+    """The Prometheus counters that follow security events."""
+    if event == "login.succeeded":
+        metrics.LOGINS.labels(realm=realm, outcome="success").inc()
+    elif event == "login.failed":
+        metrics.LOGINS.labels(realm=realm, outcome=details.get("reason", "failed")).inc()
+    elif event == "account.locked":
+        metrics.LOCKOUTS.labels(realm=realm).inc()
+    elif event == "refresh.reused":
+        metrics.REFRESH_REUSE.labels(realm=realm).inc()
 
 
 def _is_account(value: Any) -> bool:

@@ -1,6 +1,7 @@
 """The avatar pipeline: decode, check, re-encode, store under a random name."""
 
 import io
+import logging
 import secrets
 import struct
 import warnings
@@ -14,7 +15,9 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from common.exceptions import PayloadTooLarge, ValidationFailed
+from common.exceptions import PayloadTooLarge, ServiceUnavailable, ValidationFailed
+
+logger = logging.getLogger(__name__)
 
 FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 AVATAR_DIR = "avatars"
@@ -111,7 +114,11 @@ def stored_avatar(upload: File | None) -> Iterator[str | None]:
         yield None
         return
     content = upload if isinstance(upload, CleanAvatar) else process_avatar(upload)
-    name = default_storage.save(f"{AVATAR_DIR}/{content.name}", content)
+    try:
+        name = default_storage.save(f"{AVATAR_DIR}/{content.name}", content)
+    except OSError as exc:  # full, read-only or missing upload folder
+        logger.error("Avatar storage failed: %s", exc)
+        raise ServiceUnavailable("Avatar storage is unavailable, try again later") from exc
     try:
         yield name
     except BaseException:

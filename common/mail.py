@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from common import metrics
 from common.models import OutboxEmail
 
 logger = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ def deliver(pk: int) -> bool:
         status=OutboxEmail.SENT, sent_at=timezone.now(), attempts=email.attempts + 1, claimed_until=None,
         body_text="", body_html="", last_error="",
     )  # fmt: skip
+    metrics.EMAILS.labels(outcome="sent").inc()
     return True
 
 
@@ -81,6 +83,7 @@ def _failed(email: OutboxEmail, exc: Exception) -> None:
         claimed_until=None,
     )
     logger.warning("Mail %s to %s not delivered (attempt %s): %s", email.pk, email.to, attempts, exc)
+    metrics.EMAILS.labels(outcome="failed").inc()
 
 
 def send_pending(batch: int = 100) -> dict[str, int]:

@@ -7,6 +7,7 @@ from django.http import HttpRequest
 from django_ratelimit.core import get_usage
 from redis.exceptions import RedisError
 
+from common import metrics
 from common.exceptions import RateLimited
 from common.net import client_ip
 
@@ -27,4 +28,5 @@ def enforce(request: HttpRequest, *, group: str, rate: str | tuple[int, int], ke
         logger.warning("Rate limit cache unavailable; %s from %s not counted", group, client_ip(request), exc_info=True)
         return
     if usage is not None and usage["should_limit"]:
+        metrics.RATE_LIMITED.labels(group=group).inc()
         raise RateLimited(retry_after=max(1, usage["time_left"]))

@@ -5,6 +5,7 @@ from drf_spectacular.renderers import OpenApiJsonRenderer, OpenApiYamlRenderer
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from common.health import HealthApi
+from common.metrics import metrics_view
 from common.urls import api_path
 from common.views import media as media_view
 
@@ -15,6 +16,7 @@ urlpatterns = [
         "schema", SpectacularAPIView.as_view(renderer_classes=[OpenApiJsonRenderer, OpenApiYamlRenderer]), name="schema"
     ),
     # The split view loads its start script from a URL, so /docs needs no inline script (CSP).
+    api_path("metrics", metrics_view, name="metrics"),
     api_path("docs", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     re_path("", include("accounts.urls")),
     re_path("", include("admins.urls")),

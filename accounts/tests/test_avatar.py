@@ -262,3 +262,11 @@ def test_avatar_uploads_are_rate_limited_per_account(api_client, db, settings, l
     )  # fmt: skip
     assert_error(response, 429, "RATE_LIMITED")
     assert_ok(api_client.patch("/users/me", {"name": "No Picture"}, format="json", **bearer(token)))
+
+
+@pytest.mark.django_db
+def test_an_unusable_upload_folder_is_a_clean_503_and_creates_nothing(api_client, media):
+    (media / "avatars").write_text("not a folder")  # saving under it fails as a full or read-only disk does
+    response = register(api_client, upload(image_bytes("PNG"), "a.png"), username="noroom")
+    assert_error(response, 503, "SERVICE_UNAVAILABLE")
+    assert not User.objects.filter(username="noroom").exists()

@@ -159,8 +159,8 @@ class TestSecurityEvents:
         assert page["items"][0]["account_id"] == me.pk and page["items"][0]["realm"] == realm_case.name
 
     def test_same_id_in_the_other_realm_is_not_mine(self, api_client, user_case, admin_case):
-        user, admin = UserFactory(), AdminFactory()
-        assert user.pk == admin.pk
+        user = UserFactory()
+        admin = AdminFactory(id=user.pk)
         admin_case.login_pair(api_client, admin)
         access = user_case.login_pair(api_client, user)["access_token"]
         page = assert_ok(api_client.get("/users/me/security-events", **bearer(access)))

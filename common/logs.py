@@ -1,0 +1,60 @@
+"""Request logging: one line per request (JSON with LOG_FORMAT=json), with the request id
+on every log line written while the request is served."""
+
+import logging
+import time
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+from common import metrics
+from common.middleware import current_request
+from common.net import client_ip
+from common.realms import realm_of
+
+logger = logging.getLogger("accounts.request")
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds `request_id` to every record (empty outside a request)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request = current_request()
+        record.request_id = getattr(request, "request_id", "") if request is not None else ""
+        return True
+
+
+def _account(request: HttpRequest) -> tuple[str | None, int | None]:
+    user = getattr(request, "user", None)
+    try:
+        return realm_of(user).name, user.pk
+    except (AttributeError, StopIteration):
+        return None, None
+
+
+class AccessLogMiddleware:
+    """Logs each request (method, path, status, duration, client IP, realm, account, request id) and counts it."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response = self.get_response(request)
+        duration = time.perf_counter() - started
+        match = getattr(request, "resolver_match", None)
+        route = match.route if match is not None else "unmatched"
+        metrics.REQUESTS.labels(route=route, method=request.method, status=str(response.status_code)).inc()
+        metrics.LATENCY.labels(route=route, method=request.method).observe(duration)
+        realm, account_id = _account(request)
+        fields = {
+            "method": request.method,
+            "path": request.path,
+            "status": response.status_code,
+            "duration_ms": round(duration * 1000, 2),
+            "client_ip": client_ip(request),
+            "realm": realm,
+            "account_id": account_id,
+        }
+        logger.info(" ".join(f"{key}={value}" for key, value in fields.items()), extra=fields)
+        return response

@@ -1,0 +1,45 @@
+"""Prometheus metrics (prometheus_client). Under gunicorn, gunicorn.conf.py turns on the
+multiprocess mode (PROMETHEUS_MULTIPROC_DIR), so every worker's counts add up in /metrics."""
+
+import hmac
+import os
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+
+from common.exceptions import NotAuthenticated, NotFound, json_error_response
+
+REQUESTS = Counter("http_requests_total", "HTTP requests by route, method and status.", ["route", "method", "status"])
+LATENCY = Histogram(
+    "http_request_duration_seconds",
+    "Time to answer a request, by route and method.",
+    ["route", "method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+LOGINS = Counter("logins_total", "Login attempts by realm and outcome.", ["realm", "outcome"])
+LOCKOUTS = Counter("lockouts_total", "Accounts locked after too many failures, by realm.", ["realm"])
+REFRESH_REUSE = Counter("refresh_reuse_total", "Reused refresh tokens (their session revoked), by realm.", ["realm"])
+RATE_LIMITED = Counter("rate_limited_total", "Requests refused by a rate limit, by limit group.", ["group"])
+EMAILS = Counter("emails_total", "Delivery attempts of outgoing mail, by outcome (sent, failed).", ["outcome"])
+
+
+def _registry() -> CollectorRegistry:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return registry
+    from prometheus_client import REGISTRY
+
+    return REGISTRY
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """GET /metrics: 404 unless METRICS_TOKEN is set, then only with that bearer token."""
+    request_id = getattr(request, "request_id", None)
+    if not settings.METRICS_TOKEN:
+        return json_error_response(NotFound(), request_id)
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), settings.METRICS_TOKEN.encode()):
+        return json_error_response(NotAuthenticated("A valid metrics token is required"), request_id)
+    return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
