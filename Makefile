@@ -5,7 +5,7 @@ PYTHON ?= python3
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test fuzz lint format bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ run: install .env
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# schemathesis from /schema against a live gunicorn: FUZZ_EXAMPLES per operation (default 100).
+fuzz: install
+	$(PY) -m pytest -m fuzz config/tests/test_fuzz.py $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -110,6 +110,9 @@ def api_doc(
     }
     for status in (*errors, 500):
         documented[status] = OpenApiResponse(error_envelope(), description=error_description(status))
+    documented[414] = OpenApiResponse(
+        description="URI too long: refused by gunicorn before the service (its own short page, outside the envelope)"
+    )
     return extend_schema(summary=summary, request=request, responses=documented, tags=tags, **kwargs)
 
 
