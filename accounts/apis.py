@@ -28,6 +28,8 @@ def limit_avatar_uploads(request: Request, realm_name: str, account_id: int | No
 
 
 class RegisterApi(RealmApi):
+    form_serializers = {"POST": RegisterSerializer}
+
     @api_doc(
         summary="Register an account",
         request=RegisterSerializer,
@@ -53,6 +55,7 @@ class OpenRegisterApi(RegisterApi):
 
 
 class MeApi(RealmApi):
+    form_serializers = {"PUT": AccountFieldsSerializer, "PATCH": AccountFieldsSerializer}
     session_only = ("DELETE",)
     mfa_exempt = ("GET",)
 
@@ -90,6 +93,8 @@ class MeAvatarApi(RealmApi):
 
 
 class VerifyEmailApi(PublicApi):
+    form_serializers = {"POST": OneTimeTokenSerializer}
+
     @api_doc(
         summary="Verify the email address with a verification link's token",
         request=OneTimeTokenSerializer,

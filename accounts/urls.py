@@ -1,25 +1,26 @@
 """Every endpoint of one realm's own accounts (credentials included), and the user realm's routes."""
 
-from django.urls import URLPattern
+from django.urls import URLPattern, re_path
+from rest_framework.authentication import BaseAuthentication
 
 from accounts import apis
-from accounts.authentication import UserAuthentication
+from accounts.authentication import AUTHENTICATION
 from common.realms import USER, Realm
 from common.urls import api_path
-from tokens.authentication import RealmAuthentication
+from tokens import browser_views
 from tokens.urls import credential_urlpatterns
 
 
 def realm_urlpatterns(
     *,
     realm: Realm,
-    authentication: type[RealmAuthentication],
+    authentication: list[type[BaseAuthentication]],
     auth_prefix: str,
     me_prefix: str,
     open_registration: bool,
     me_methods: tuple[str, ...],
 ) -> list[URLPattern]:
-    auth = {"realm": realm, "authentication_classes": [authentication]}
+    auth = {"realm": realm, "authentication_classes": authentication}
     if open_registration:
         register = apis.OpenRegisterApi.as_view(realm=realm)
     else:  # an account made by a token outlives it: a login session only, never a PAT
@@ -37,11 +38,15 @@ def realm_urlpatterns(
     ]
 
 
-urlpatterns = realm_urlpatterns(
-    realm=USER,
-    authentication=UserAuthentication,
-    auth_prefix="auth",
-    me_prefix="users/me",
-    open_registration=True,
-    me_methods=("get", "put", "patch", "delete"),
-)
+urlpatterns = [
+    re_path(r"^api-auth/login/?$", browser_views.login, name="api-login"),
+    re_path(r"^api-auth/logout/?$", browser_views.logout, name="api-logout"),
+    *realm_urlpatterns(
+        realm=USER,
+        authentication=AUTHENTICATION,
+        auth_prefix="auth",
+        me_prefix="users/me",
+        open_registration=True,
+        me_methods=("get", "put", "patch", "delete"),
+    ),
+]

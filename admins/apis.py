@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from accounts.models import User
 from accounts.serializers import ManagedAccountSerializer
 from admins import services
-from admins.authentication import AdminAuthentication
+from admins.authentication import AUTHENTICATION
 from admins.serializers import ORDERINGS, ManagedUserUpdateSerializer, UserListParams
 from common.apis import RealmApi
 from common.envelope import ok
@@ -25,7 +25,7 @@ from tokens.serializers import PersonalAccessTokenSerializer, SessionSerializer
 
 class AdminApi(RealmApi):
     realm = ADMIN
-    authentication_classes = [AdminAuthentication]
+    authentication_classes = AUTHENTICATION
 
     def managed(self, user: User, message: str) -> Response:
         return ok(ManagedAccountSerializer(user, context=self.context()).data, message)
@@ -63,6 +63,8 @@ class UserListApi(AdminApi):
 
 
 class UserDetailApi(AdminApi):
+    form_serializers = {"PUT": ManagedUserUpdateSerializer, "PATCH": ManagedUserUpdateSerializer}
+
     @api_doc(
         summary="A user (soft-deleted ones too)",
         responses={200: ManagedAccountSerializer},

@@ -1,9 +1,17 @@
-"""The Django admin site at /django-admin/: operators log in with Admin accounts."""
+"""The Django admin site at /django-admin/: operators log in with Admin accounts.
+
+Logging in here also starts a browser session of the admin realm (tokens.browser), so the
+admin API answers this browser too, and ending that session (logout everywhere, block...)
+ends the admin site's session as well.
+"""
 
 from django.contrib import admin
+from django.contrib.auth import logout as auth_logout
 from django.http import HttpRequest, HttpResponse
 
 from admins.forms import AdminLoginForm
+from common.realms import ADMIN
+from tokens import browser
 
 
 class AccountsAdminSite(admin.AdminSite):
@@ -16,9 +24,30 @@ class AccountsAdminSite(admin.AdminSite):
     def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         """A spent per-IP login budget shows its form error and answers 429 with Retry-After."""
         response = super().login(request, extra_context)
+        if request.method == "POST" and request.user.is_authenticated and response.status_code == 302:
+            browser.start(request, request.user)
         form = (getattr(response, "context_data", None) or {}).get("form")
         limited = getattr(form, "rate_limited", None)
         if limited is not None:
             response.status_code = 429
             response["Retry-After"] = str(max(1, int(limited.retry_after or 1)))
         return response
+
+    def logout(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        browser.end(request, ADMIN)
+        return super().logout(request, extra_context)
+
+    def password_change(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        """A new password ends every session; this browser carries on with a new one."""
+        response = super().password_change(request, extra_context)
+        if request.method == "POST" and response.status_code == 302:
+            browser.start(request, request.user)
+        return response
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        """A browser whose admin-realm session was ended elsewhere is signed out here too."""
+        key = browser.session_key(ADMIN)
+        if key in request.session and browser.current(request, ADMIN) is None:
+            auth_logout(request)
+            return False
+        return super().has_permission(request)

@@ -1,6 +1,6 @@
 from accounts.urls import realm_urlpatterns
 from admins import apis, services
-from admins.authentication import AdminAuthentication
+from admins.authentication import AUTHENTICATION
 from common.realms import ADMIN
 from common.urls import api_path, id_param
 
@@ -14,7 +14,7 @@ def action(name: str, operation, message: str):
 urlpatterns = [
     *realm_urlpatterns(
         realm=ADMIN,
-        authentication=AdminAuthentication,
+        authentication=AUTHENTICATION,
         auth_prefix="admin/auth",
         me_prefix="admin/me",
         open_registration=False,

@@ -3,6 +3,7 @@
 from typing import Any
 
 from rest_framework.permissions import AllowAny
+from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
 from common.realms import Realm
@@ -18,6 +19,13 @@ class RealmApi(APIView):
     session_only: bool | tuple[str, ...] = False
     # True, or the methods an admin without MFA may still use under ADMIN_MFA_REQUIRED.
     mfa_exempt: bool | tuple[str, ...] = False
+
+    # Input serializer per method: the browsable API's HTML forms (common.renderers).
+    form_serializers: dict[str, type] = {}
+
+    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.pop("instance", None)
+        return self.form_serializers.get(self.request.method, Serializer)(*args, **kwargs)
 
     def context(self, **extra: Any) -> dict[str, Any]:
         return {"request": self.request, **extra}

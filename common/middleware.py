@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 
 from common.exceptions import PayloadTooLarge, for_status, json_error_response
 
+HTML_PAGES = ("/django-admin/", "/api-auth/")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _current: contextvars.ContextVar[HttpRequest | None] = contextvars.ContextVar("current_request", default=None)
 
@@ -75,13 +76,16 @@ class RequestIdMiddleware:
         """An HTML error page (Django's 404/500, also under DEBUG) never reaches an API client."""
         status = response.status_code
         is_html = response.get("Content-Type", "").startswith("text/html")
-        admin_page = request.path.startswith("/django-admin/") and status < 500
-        if status < 400 or not is_html or admin_page:
+        # The admin site's and the browsable API's login pages answer people with HTML forms.
+        form_page = request.path.startswith(HTML_PAGES) and status < 500
+        if status < 400 or not is_html or form_page:
             return response
         error = for_status(status)
         error.status_code = status
         if status >= 500:
             error.details = {"request_id": request.request_id}
+        if response.has_header("Retry-After"):
+            error.retry_after = int(response["Retry-After"])
         return json_error_response(error, request.request_id)
 
 

@@ -43,6 +43,8 @@ LOGIN_RESULT = PolymorphicProxySerializer(
 
 
 class LoginApi(PublicApi):
+    form_serializers = {"POST": LoginSerializer}
+
     @api_doc(
         summary="Log in (OAuth2 password form or JSON)",
         description="A token pair; or, for an account with MFA on, an MFA challenge to finish at .../auth/mfa/verify.",
@@ -66,6 +68,8 @@ class LoginApi(PublicApi):
 
 
 class MfaVerifyApi(PublicApi):
+    form_serializers = {"POST": MfaVerifySerializer}
+
     @api_doc(
         summary="Finish a login with MFA: a TOTP code or a recovery code for the mfa_token",
         request=MfaVerifySerializer,
@@ -120,6 +124,7 @@ class MfaTotpApi(RealmApi):
 
 
 class MfaConfirmApi(RealmApi):
+    form_serializers = {"POST": MfaCodeSerializer}
     session_only = True
     mfa_exempt = True
 
@@ -137,6 +142,7 @@ class MfaConfirmApi(RealmApi):
 
 
 class RecoveryCodesApi(RealmApi):
+    form_serializers = {"POST": CurrentPasswordSerializer}
     session_only = True
     mfa_exempt = True
 
@@ -155,6 +161,8 @@ class RecoveryCodesApi(RealmApi):
 
 
 class RefreshApi(PublicApi):
+    form_serializers = {"POST": RefreshSerializer}
+
     @api_doc(
         summary="Rotate a refresh token for a new pair",
         request=RefreshSerializer,
@@ -170,6 +178,8 @@ class RefreshApi(PublicApi):
 
 
 class ForgotPasswordApi(PublicApi):
+    form_serializers = {"POST": ForgotPasswordSerializer}
+
     @api_doc(
         summary="Mail a password reset link (same answer whether or not the address has an account)",
         request=ForgotPasswordSerializer,
@@ -187,6 +197,8 @@ class ForgotPasswordApi(PublicApi):
 
 
 class ResetPasswordApi(PublicApi):
+    form_serializers = {"POST": ResetPasswordSerializer}
+
     @api_doc(
         summary="Set a new password with a reset link's token (ends every session)",
         request=ResetPasswordSerializer,
@@ -218,6 +230,7 @@ class LogoutApi(RealmApi):
 
 
 class LogoutAllApi(RealmApi):
+    form_serializers = {"POST": LogoutAllSerializer}
     session_only = True
     mfa_exempt = True
 
@@ -236,6 +249,7 @@ class LogoutAllApi(RealmApi):
 
 
 class PasswordApi(RealmApi):
+    form_serializers = {"POST": PasswordChangeSerializer}
     session_only = True
 
     @api_doc(
@@ -255,6 +269,7 @@ class PasswordApi(RealmApi):
 
 
 class TokenListApi(RealmApi):
+    form_serializers = {"POST": CreatePersonalAccessTokenSerializer}
     session_only = True
 
     @api_doc(

@@ -2,14 +2,14 @@
 
 from dataclasses import dataclass, field
 
-from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
 from common.exceptions import InvalidToken
 from common.models import AbstractAccount
 from common.realms import Realm
-from tokens import jwt_tokens
+from tokens import browser, jwt_tokens
 from tokens.models import ABILITIES, LoginSession, PersonalAccessToken
 from tokens.services import PAT_PREFIX, digest, touch_pat
 
@@ -18,7 +18,7 @@ from tokens.services import PAT_PREFIX, digest, touch_pat
 class Credential:
     """What authenticated the request: a login session (JWT) or a personal access token."""
 
-    kind: str  # "jwt" or "pat"
+    kind: str  # "jwt", "browser" or "pat"
     session_id: int | None = None
     abilities: frozenset[str] = field(default_factory=lambda: frozenset(ABILITIES))
 
@@ -74,3 +74,23 @@ class RealmAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return self.keyword
+
+
+class RealmSessionAuthentication(SessionAuthentication):
+    """A browser session of one realm (tokens.browser), with DRF's CSRF check on unsafe methods.
+
+    Listed after the bearer class: a request with a bearer header is judged by the token
+    alone (an invalid token fails before this is consulted).
+    """
+
+    realm: Realm
+
+    def authenticate(self, request: Request) -> tuple[AbstractAccount, Credential] | None:
+        session = browser.current(request._request, self.realm)
+        if session is None:
+            return None
+        self.enforce_csrf(request)
+        return session.owner_in(self.realm), Credential(kind="browser", session_id=session.pk)
+
+    def authenticate_header(self, request: Request) -> str:
+        return "Bearer"

@@ -1,5 +1,6 @@
 """OpenAPI security schemes: one bearer scheme per realm (drf-spectacular ignores unknown classes)."""
 
+from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
 
@@ -25,3 +26,27 @@ class UserBearerScheme(RealmBearerScheme):
 class AdminBearerScheme(RealmBearerScheme):
     target_class = "admins.authentication.AdminAuthentication"
     name = "AdminBearer"
+
+
+class RealmSessionScheme(OpenApiAuthenticationExtension):
+    target_class = "tokens.authentication.RealmSessionAuthentication"
+    name = "Session"
+
+    def get_security_definition(self, auto_schema):
+        realm = self.target.realm
+        return {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": settings.SESSION_COOKIE_NAME,
+            "description": f"{realm.title} realm browser session (unsafe methods also need the X-CSRFToken header).",
+        }
+
+
+class UserSessionScheme(RealmSessionScheme):
+    target_class = "accounts.authentication.UserSessionAuthentication"
+    name = "UserSession"
+
+
+class AdminSessionScheme(RealmSessionScheme):
+    target_class = "admins.authentication.AdminSessionAuthentication"
+    name = "AdminSession"

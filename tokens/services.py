@@ -172,16 +172,20 @@ def _pair(realm: Realm, session: LoginSession, account_id: int) -> dict[str, Any
     }
 
 
-def open_session(account: AbstractAccount, request: HttpRequest | None) -> dict[str, Any]:
-    """Start a login session and return its first token pair."""
-    session = LoginSession.objects.create(
+def new_session(account: AbstractAccount, request: HttpRequest | None) -> LoginSession:
+    """A login session: the row every credential of one login (JWTs or a browser session) hangs on."""
+    return LoginSession.objects.create(
         **owner_kwargs(account),
         refresh_jti=uuid.uuid4().hex,
         expires_at=timezone.now() + jwt_tokens.refresh_lifetime(),
         ip_address=client_ip(request) if request is not None else None,
         user_agent=request.headers.get("User-Agent", "")[:255] if request is not None else "",
     )
-    return _pair(realm_of(account), session, account.pk)
+
+
+def open_session(account: AbstractAccount, request: HttpRequest | None) -> dict[str, Any]:
+    """Start a login session and return its first token pair."""
+    return _pair(realm_of(account), new_session(account, request), account.pk)
 
 
 def refresh(*, realm: Realm, raw_refresh: str) -> dict[str, Any]:

@@ -1,17 +1,17 @@
 """The credential endpoints, mounted once per realm."""
 
 from django.urls import URLPattern
+from rest_framework.authentication import BaseAuthentication
 
 from common.realms import Realm
 from common.urls import api_path, id_param
 from tokens import apis
-from tokens.authentication import RealmAuthentication
 
 
 def credential_urlpatterns(
-    *, realm: Realm, authentication: type[RealmAuthentication], auth_prefix: str, me_prefix: str
+    *, realm: Realm, authentication: list[type[BaseAuthentication]], auth_prefix: str, me_prefix: str
 ) -> list[URLPattern]:
-    auth = {"realm": realm, "authentication_classes": [authentication]}
+    auth = {"realm": realm, "authentication_classes": authentication}
     public = {"realm": realm}
     return [
         api_path(f"{auth_prefix}/login", apis.LoginApi.as_view(**public)),

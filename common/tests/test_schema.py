@@ -60,8 +60,8 @@ def test_every_endpoint_is_documented(schema):
 def test_both_bearer_schemes_and_their_use(schema):
     schemes = schema["components"]["securitySchemes"]
     assert schemes["UserBearer"]["scheme"] == "bearer" and schemes["AdminBearer"]["scheme"] == "bearer"
-    assert schema["paths"]["/users/me"]["get"]["security"] == [{"UserBearer": []}]
-    assert schema["paths"]["/admin/users"]["get"]["security"] == [{"AdminBearer": []}]
+    assert schema["paths"]["/users/me"]["get"]["security"] == [{"UserBearer": []}, {"UserSession": []}]
+    assert schema["paths"]["/admin/users"]["get"]["security"] == [{"AdminBearer": []}, {"AdminSession": []}]
     assert schema["paths"]["/auth/login"]["post"].get("security", []) in ([], [{}])
 
 

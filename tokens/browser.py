@@ -1,0 +1,40 @@
+"""Browser sessions: a login session held by a Django session cookie instead of JWTs.
+
+The cookie's session stores the id of a LoginSession of one realm, so a browser session
+ends exactly as tokens do (logout, logout everywhere, password change or reset, block,
+deactivation, soft delete), at once and on every process.
+"""
+
+from django.http import HttpRequest
+
+from common.models import AbstractAccount
+from common.realms import Realm, realm_of
+from tokens import services
+from tokens.models import LoginSession
+
+
+def session_key(realm: Realm) -> str:
+    return f"login_session:{realm.name}"
+
+
+def start(request: HttpRequest, account: AbstractAccount) -> LoginSession:
+    """Sign this browser in to the account's realm (a fresh cookie session: no fixation)."""
+    session = services.new_session(account, request)
+    request.session.cycle_key()
+    request.session[session_key(realm_of(account))] = session.pk
+    return session
+
+
+def current(request: HttpRequest, realm: Realm) -> LoginSession | None:
+    """The live login session this browser holds in the realm (one query), if any."""
+    session_id = request.session.get(session_key(realm)) if hasattr(request, "session") else None
+    if not session_id:
+        return None
+    return LoginSession.objects.live_for(realm).with_owner(realm).filter(pk=session_id).first()
+
+
+def end(request: HttpRequest, realm: Realm) -> None:
+    """Sign this browser out of the realm: its login session is revoked and forgotten."""
+    session_id = request.session.pop(session_key(realm), None)
+    if session_id:
+        LoginSession.objects.filter(pk=session_id).revoke()
