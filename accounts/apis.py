@@ -1,5 +1,7 @@
 """Account endpoints both realms share: registration, the profile, the avatar."""
 
+from typing import Any
+
 from django.conf import settings
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -58,6 +60,9 @@ class MeApi(RealmApi):
     form_serializers = {"PUT": AccountFieldsSerializer, "PATCH": AccountFieldsSerializer}
     session_only = ("DELETE",)
     mfa_exempt = ("GET",)
+
+    def form_instance(self) -> Any:
+        return self.request.user
 
     @api_doc(summary="The authenticated account", responses={200: AccountSerializer}, errors=(401,))
     def get(self, request: Request) -> Response:

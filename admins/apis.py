@@ -65,6 +65,9 @@ class UserListApi(AdminApi):
 class UserDetailApi(AdminApi):
     form_serializers = {"PUT": ManagedUserUpdateSerializer, "PATCH": ManagedUserUpdateSerializer}
 
+    def form_instance(self) -> User:
+        return services.get_user(int(self.kwargs["user_id"]))
+
     @api_doc(
         summary="A user (soft-deleted ones too)",
         responses={200: ManagedAccountSerializer},

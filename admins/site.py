@@ -20,6 +20,12 @@ class AccountsAdminSite(admin.AdminSite):
     site_url = "/docs"  # "View site": the API has no home page
     login_form = AdminLoginForm
     login_template = "admins/login.html"  # Django's, with the authentication code field
+    index_template = "admins/index.html"  # Django's, with the operator dashboard on top
+
+    def index(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        from admins import dashboard
+
+        return super().index(request, {**(extra_context or {}), "dashboard": dashboard.context()})
 
     def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         """A spent per-IP login budget shows its form error and answers 429 with Retry-After."""

@@ -24,8 +24,14 @@ class RealmApi(APIView):
     form_serializers: dict[str, type] = {}
 
     def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
-        kwargs.pop("instance", None)
+        if self.request.method in ("PUT", "PATCH"):
+            kwargs["instance"] = self.form_instance()  # the form starts from the current values
+        else:
+            kwargs.pop("instance", None)
         return self.form_serializers.get(self.request.method, Serializer)(*args, **kwargs)
+
+    def form_instance(self) -> Any:
+        return None
 
     def context(self, **extra: Any) -> dict[str, Any]:
         return {"request": self.request, **extra}

@@ -406,3 +406,27 @@ def test_the_audit_trail_and_the_outbox_are_read_only_even_for_superusers(site):
     outbox = site.get(f"/django-admin/common/outboxemail/{email.pk}/change/")
     assert outbox.status_code == 200 and b"secret-link" not in outbox.content
     assert AuditEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_the_index_shows_the_dashboard(site):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from common import audit
+    from common.models import AuditEvent
+
+    UserFactory()
+    UserFactory(locked_until=timezone.now() + timedelta(minutes=5))
+    UserFactory(is_active=False)
+    gone = UserFactory()
+    gone.soft_delete()
+    for event, n in (("login.succeeded", 3), ("login.failed", 2)):
+        for _ in range(n):
+            audit.record(event, account=gone, reason="wrong_password")
+    AuditEvent.objects.filter(event="login.failed").update(created_at=timezone.now() - timedelta(days=40))
+    page = site.get("/django-admin/").content.decode()
+    for name, value in (("users", 3), ("active", 2), ("locked", 1), ("deleted", 1), ("new", 3)):
+        assert f'id="count-{name}">{value}<' in page
+    assert '<svg xmlns="http://www.w3.org/2000/svg"' in page and "3 succeeded" in page
+    assert "succeeded (3)" in page and "failed (0)" in page  # the failures are older than 30 days

@@ -148,3 +148,64 @@ def test_admin_site_asks_admins_with_mfa_for_a_code(browser, server):
     page.wait_for_url(f"{server}/django-admin/")
     admin.refresh_from_db()
     assert admin.failed_login_attempts == 0 and admin.last_login_at is not None
+
+
+def test_a_user_signs_in_to_the_browsable_api_updates_the_profile_and_uploads_an_avatar(browser, server, tmp_path):
+    from accounts.tests.images import image_bytes
+
+    user = UserFactory(username="browseruser")
+    page = browser.new_page()
+    page.goto(f"{server}/api-auth/login/?next=/users/me")
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", PASSWORD)
+    page.click("#submit-id-submit")
+    page.wait_for_url(f"{server}/users/me")
+    assert page.locator("text=Signed in as").first.is_visible()
+    picture = tmp_path / "me.png"
+    picture.write_bytes(image_bytes("PNG", (300, 200)))
+    form = page.locator("form[data-method=PUT][enctype='multipart/form-data']")
+    form.locator("input[name=name]").fill("Browser Person")
+    form.locator("input[name=avatar]").set_input_files(str(picture))
+    form.locator("button", has_text="PUT").click()
+    page.wait_for_selector("text=Profile updated")
+    page.screenshot(path=str(ARTIFACTS / "browsable-api-profile.png"), full_page=True)
+    user.refresh_from_db()
+    assert user.name == "Browser Person" and user.avatar.name.startswith("avatars/")
+
+
+def test_an_operator_in_the_admin_site_blocks_a_user_in_the_browsable_api(browser, server):
+    admin = AdminFactory()
+    user = UserFactory(username="tobeblocked")
+    page = browser.new_page()
+    page.goto(f"{server}/django-admin/login/")
+    page.fill("#id_username", admin.username)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{server}/django-admin/")
+    page.goto(f"{server}/admin/users/{user.pk}")
+    assert page.locator("text=Signed in as").first.is_visible()
+    page.click("a[name=raw-tab][href='#put-generic-content-form']")
+    page.select_option("#id__content_type", "application/json")
+    page.fill("#id__content", '{"is_active": false}')
+    page.click("#put-generic-content-form button[data-method=PATCH]")
+    page.wait_for_selector("text=User updated")
+    page.screenshot(path=str(ARTIFACTS / "browsable-api-admin-block.png"), full_page=True)
+    user.refresh_from_db()
+    assert user.is_active is False
+
+
+def test_the_admin_dashboard_renders_its_chart(browser, server):
+    from common import audit
+
+    admin = AdminFactory()
+    for _ in range(3):
+        audit.record("login.succeeded", account=admin)
+    page = browser.new_page()
+    page.goto(f"{server}/django-admin/login/")
+    page.fill("#id_username", admin.username)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{server}/django-admin/")
+    chart = page.locator("svg.signin-chart")
+    assert chart.is_visible() and chart.locator("rect").count() == 60
+    page.screenshot(path=str(ARTIFACTS / "admin-dashboard.png"), full_page=True)
