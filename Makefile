@@ -5,7 +5,7 @@ PYTHON ?= python3
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test fuzz lint format bench clean
+.PHONY: install run test fuzz lint format bench bench-smoke clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -41,8 +41,15 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# wrk against real gunicorn, baselines in the same run; writes docs/benchmarks.md. BENCH_ARGS=--large for 1M users.
 bench: install
-	$(PY) manage.py bench
+	$(PY) manage.py migrate --noinput -v0
+	$(PY) manage.py bench $(BENCH_ARGS)
+
+# A few seconds per scenario, no PASS/FAIL: keeps the benchmark from rotting (run by .ci/run).
+bench-smoke: install
+	$(PY) manage.py migrate --noinput -v0
+	$(PY) manage.py bench --smoke
 
 clean:
 	rm -rf $(VENV) staticfiles .test-db.sqlite3*

@@ -1,34 +1,117 @@
-"""The page shape of docs/api.md §3, with strict query parameter validation."""
+"""The page shape of docs/api.md §3, with strict query parameter validation.
 
+Two ways through a list: `page` (OFFSET; fine for the first pages) and `cursor` (keyset:
+as fast on the millionth row as on the first). `total` is exact up to COUNT_EXACT_UP_TO
+matches; above that, on PostgreSQL, it is the planner's estimate (a COUNT(*) over millions
+of rows would cost more than the page itself).
+"""
+
+import base64
+import json
 import math
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db import connections
+from django.db.models import Q, QuerySet
+from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
+
+from common.exceptions import ValidationFailed
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
+COUNT_EXACT_UP_TO = 10_000
 
 
 class PageParams(serializers.Serializer):
-    page = serializers.IntegerField(min_value=1, default=1)
-    page_size = serializers.IntegerField(min_value=1, default=DEFAULT_PAGE_SIZE)
+    page = serializers.IntegerField(min_value=1, default=1, max_value=10_000_000)
+    page_size = serializers.IntegerField(min_value=1, default=DEFAULT_PAGE_SIZE, max_value=2**31)
+    cursor = serializers.CharField(required=False, allow_blank=True, max_length=512)  # "": from the start
 
 
 def paginate(queryset: QuerySet, query_params: Any, serialize: Callable[[list], list]) -> dict[str, Any]:
-    """Slice `queryset` by `page`/`page_size` (400 on bad values) and return the page dict."""
-    params = PageParams(data={k: query_params[k] for k in ("page", "page_size") if k in query_params})
+    """Slice `queryset` by `page`/`page_size` (or `cursor`) and return the page dict; 400 on bad values."""
+    keys = ("page", "page_size", "cursor")
+    params = PageParams(data={k: query_params[k] for k in keys if k in query_params})
     params.is_valid(raise_exception=True)
-    page = params.validated_data["page"]
     page_size = min(params.validated_data["page_size"], MAX_PAGE_SIZE)
-    total = queryset.count()
+    total = count(queryset)
+    pages = math.ceil(total / page_size) if total else 0
+    if "cursor" in params.validated_data:
+        cursor = params.validated_data["cursor"]
+        items = list((after_cursor(queryset, cursor) if cursor else queryset)[: page_size + 1])
+        more, items = len(items) > page_size, items[:page_size]
+        next_cursor = encode_cursor(_position(queryset, items[-1])) if more else None
+        page_dict = {"items": serialize(items), "page": None, "page_size": page_size, "total": total, "pages": pages}
+        return {**page_dict, "next_cursor": next_cursor}
+    page = params.validated_data["page"]
     offset = (page - 1) * page_size
     items = list(queryset[offset : offset + page_size]) if offset < total else []
-    return {
-        "items": serialize(items),
-        "page": page,
-        "page_size": page_size,
-        "total": total,
-        "pages": math.ceil(total / page_size) if total else 0,
-    }
+    return {"items": serialize(items), "page": page, "page_size": page_size, "total": total, "pages": pages}
+
+
+def count(queryset: QuerySet) -> int:
+    """Exact up to COUNT_EXACT_UP_TO (a count that stops there: one cheap query); above, on
+    PostgreSQL, the planner's estimate, since counting millions of rows costs more than the page."""
+    ids = queryset.order_by().values("pk")
+    exact = ids[: COUNT_EXACT_UP_TO + 1].count()
+    connection = connections[queryset.db]
+    if exact <= COUNT_EXACT_UP_TO or connection.vendor != "postgresql":
+        return exact if exact <= COUNT_EXACT_UP_TO else queryset.count()
+    sql, params = ids.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        estimate = int(cursor.fetchone()[0][0]["Plan"]["Plan Rows"])
+    return max(estimate, exact)
+
+
+# --- Keyset cursors ---------------------------------------------------------------------
+
+
+def encode_cursor(position: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(position, default=str).encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> dict[str, Any]:
+    try:
+        position = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _bad_cursor() from exc
+    if not isinstance(position, dict) or not isinstance(position.get("id"), int):
+        raise _bad_cursor()
+    return position
+
+
+def _bad_cursor() -> ValidationFailed:
+    return ValidationFailed(details={"cursor": ["Invalid cursor: use a next_cursor from an earlier page."]})
+
+
+def _ordering(queryset: QuerySet) -> tuple[str, bool]:
+    """The first ordering field and whether it descends (the list's tie-breaker is always id)."""
+    first = (queryset.query.order_by or ("id",))[0]
+    return first.lstrip("-"), first.startswith("-")
+
+
+def _position(queryset: QuerySet, item: Any) -> dict[str, Any]:
+    field, _ = _ordering(queryset)
+    position = {"id": item.pk}
+    if field not in ("id", "pk"):
+        position["v"] = getattr(item, field)
+    return position
+
+
+def after_cursor(queryset: QuerySet, cursor: str) -> QuerySet:
+    """The rows after the cursor's position in the queryset's ordering (ordering, then id)."""
+    position = _decode(cursor)
+    field, descending = _ordering(queryset)
+    op = "lt" if descending else "gt"
+    if field in ("id", "pk"):
+        return queryset.filter(**{f"pk__{op}": position["id"]})
+    value = position.get("v")
+    if isinstance(value, str) and queryset.model._meta.get_field(field).get_internal_type() == "DateTimeField":
+        value = parse_datetime(value)
+    if not isinstance(value, str | int | datetime):
+        raise _bad_cursor()
+    return queryset.filter(Q(**{f"{field}__{op}": value}) | Q(**{field: value, f"pk__{op}": position["id"]}))

@@ -75,10 +75,13 @@ def envelope(data: Any, *, page: bool = False) -> serializers.Serializer:
                 f"{base}Page",
                 {
                     "items": data(many=True),
-                    "page": serializers.IntegerField(),
+                    "page": serializers.IntegerField(allow_null=True, help_text="null when paging by cursor"),
                     "page_size": serializers.IntegerField(),
                     "total": serializers.IntegerField(),
                     "pages": serializers.IntegerField(),
+                    "next_cursor": serializers.CharField(
+                        required=False, allow_null=True, help_text="Only when paging by cursor: the next page's."
+                    ),
                 },
             )
         else:
@@ -119,6 +122,9 @@ def api_doc(
 PAGE_PARAMETERS = [
     OpenApiParameter("page", int, description="Page number, from 1."),
     OpenApiParameter("page_size", int, description="Items per page: default 20, at most 100."),
+    OpenApiParameter(
+        "cursor", str, description="Instead of page: empty to start, then each page's next_cursor (fast at any depth)."
+    ),
 ]
 
 

@@ -99,7 +99,9 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
 else:
     # A new PostgreSQL connection per request costs about 5x in throughput.
     _db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
-    _db["CONN_HEALTH_CHECKS"] = True
+    # No health-check round trip per request: a connection that broke fails its request (503)
+    # and is then closed; the next request reconnects.
+    _db["CONN_HEALTH_CHECKS"] = False
     # Fail fast when the database is unreachable (503 within seconds, never a hung worker):
     # connecting gives up after 3 s, and a connection whose peer stops acknowledging is
     # dropped after 5 s; the next request reconnects by itself.

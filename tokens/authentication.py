@@ -53,24 +53,21 @@ class RealmAuthentication(BaseAuthentication):
     def _authenticate_jwt(self, raw: str) -> tuple[AbstractAccount, Credential]:
         claims = jwt_tokens.decode(jwt_tokens.AccessJWT, raw, realm=self.realm)
         # One query: the session is live and its account active and not deleted.
-        session = (
-            LoginSession.objects.live_for(self.realm, claims["sub"])
-            .with_owner(self.realm)
-            .filter(pk=claims[jwt_tokens.SESSION_CLAIM])
-            .first()
-        )
-        if session is None:
+        session_id = claims[jwt_tokens.SESSION_CLAIM]
+        found = LoginSession.objects.live_owner(self.realm, account_id=claims["sub"], id=session_id)
+        if found is None:
             raise InvalidToken()
-        return session.owner_in(self.realm), Credential(kind="jwt", session_id=session.pk)
+        return found[0], Credential(kind="jwt", session_id=session_id)
 
     def _authenticate_pat(self, raw: str) -> tuple[AbstractAccount, Credential]:
-        token = (
-            PersonalAccessToken.objects.live_for(self.realm).with_owner(self.realm).filter(digest=digest(raw)).first()
+        found = PersonalAccessToken.objects.live_owner(
+            self.realm, digest=digest(raw), extra=("id", "abilities", "last_used_at")
         )
-        if token is None:
+        if found is None:
             raise InvalidToken()
-        touch_pat(token)
-        return token.owner_in(self.realm), Credential(kind="pat", abilities=frozenset(token.abilities))
+        account, token_id, abilities, last_used_at = found
+        touch_pat(token_id, last_used_at)
+        return account, Credential(kind="pat", abilities=frozenset(abilities))
 
     def authenticate_header(self, request: Request) -> str:
         return self.keyword

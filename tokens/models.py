@@ -1,6 +1,8 @@
 """Login sessions (one per login, holding the current refresh token) and personal access tokens."""
 
-from django.db import models
+import functools
+
+from django.db import connections, models
 from django.db.models import Q
 from django.utils import timezone
 
@@ -12,6 +14,26 @@ ABILITIES = ("read", "write")
 
 class OwnedQuerySet(models.QuerySet):
     """The one place that knows the owner column is named after the realm."""
+
+    def live_owner(
+        self, realm: Realm, *, account_id: int | None = None, extra: tuple[str, ...] = (), **equals: object
+    ) -> tuple | None:
+        """Authentication's hot path, one precompiled statement instead of a QuerySet built per request.
+
+        (account, *`extra` columns) of the first live row with these column values (of this
+        account, if given) whose owner is an active, not deleted account of the realm; else None.
+        """
+        connection = connections[self.db]
+        columns = tuple(sorted(equals))
+        sql, fields, selected = _live_owner_sql(self.model, realm, columns, account_id is not None, extra)
+        params = [equals[c] for c in columns] + ([account_id] if account_id is not None else [])
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params, timezone.now()])
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        values = [_from_db(field, value, connection) for field, value in zip(selected, row, strict=True)]
+        return (realm.model.from_db(self.db, fields, values[: len(fields)]), *values[len(fields) :])
 
     def of_account(self, account: AbstractAccount) -> "OwnedQuerySet":
         return self.filter(**{f"{realm_of(account).name}_id": account.pk})
@@ -169,3 +191,35 @@ class MfaChallenge(Owned):
 
     def __str__(self) -> str:
         return f"MFA challenge {self.pk} of {self.owner}"
+
+
+@functools.cache
+def _live_owner_sql(
+    model: type[models.Model], realm: Realm, columns: tuple[str, ...], by_account: bool, extra: tuple[str, ...]
+) -> tuple[str, list[str]]:
+    """The SQL of OwnedQuerySet.live_owner, built once per shape."""
+    owner = realm.model._meta
+    owner_column = model._meta.get_field(realm.name).column
+    conditions = [f't."{column}" = %s' for column in columns]
+    if by_account:
+        conditions.append(f't."{owner_column}" = %s')
+    extra_fields = [model._meta.get_field(name) for name in extra]
+    selected = [*owner.concrete_fields, *extra_fields]
+    picked = ", ".join(
+        [*(f'a."{f.column}"' for f in owner.concrete_fields), *(f't."{f.column}"' for f in extra_fields)]
+    )
+    sql = (
+        f'SELECT {picked} FROM "{model._meta.db_table}" t '
+        f'JOIN "{owner.db_table}" a ON a."{owner.pk.column}" = t."{owner_column}" '
+        f"WHERE {' AND '.join(conditions)} AND t.revoked_at IS NULL AND a.is_active AND a.deleted_at IS NULL "
+        f"AND (t.expires_at IS NULL OR t.expires_at > %s) LIMIT 1"
+    )
+    return sql, [f.attname for f in owner.concrete_fields], selected
+
+
+def _from_db(field: models.Field, value: object, connection) -> object:
+    """What the ORM would make of a raw column value (aware datetimes, booleans and JSON on SQLite)."""
+    column = field.get_col(field.model._meta.db_table)
+    for convert in [*connection.ops.get_db_converters(column), *field.get_db_converters(connection)]:
+        value = convert(value, column, connection)
+    return value

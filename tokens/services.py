@@ -4,7 +4,7 @@ import functools
 import hashlib
 import secrets
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -357,15 +357,14 @@ def revoke_pat(*, account: AbstractAccount, token_id: int) -> None:
     audit.record("token.revoked", account=account, id=token_id)
 
 
-def touch_pat(token: PersonalAccessToken) -> None:
+def touch_pat(token_id: int, last_used_at: datetime | None) -> None:
     """Record use at most about once a minute per token: one cheap conditional UPDATE."""
     now = timezone.now()
     stale = now - timedelta(seconds=settings.PAT_LAST_USED_RESOLUTION_SECONDS)
-    if token.last_used_at is None or token.last_used_at <= stale:
-        PersonalAccessToken.objects.filter(pk=token.pk).filter(
+    if last_used_at is None or last_used_at <= stale:
+        PersonalAccessToken.objects.filter(pk=token_id).filter(
             models.Q(last_used_at__isnull=True) | models.Q(last_used_at__lte=stale)
         ).update(last_used_at=now)
-        token.last_used_at = now
 
 
 def purge() -> dict[str, int]:

@@ -240,3 +240,35 @@ def test_every_get_endpoint_renders_in_the_browsable_api(api_client, admin_token
     json_response = api_client.get(path.format(id=user.pk), **bearer(token))
     assert json_response["Content-Type"] == "application/json"
     assert_ok(json_response)
+
+
+class TestCursor:
+    @pytest.mark.parametrize("ordering", ["id", "-id", "username", "-email", "created_at", "-created_at"])
+    def test_following_next_cursor_walks_the_whole_list_in_order(self, api_client, admin_token, ordering):
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        users = [UserFactory(username=f"walker{i % 4}{i}") for i in range(9)]
+        User.objects.filter(pk__in=[u.pk for u in users[:4]]).update(created_at=timezone.now() - timedelta(days=1))
+        expected = [
+            u["id"] for u in assert_ok(
+                api_client.get("/admin/users", {"ordering": ordering, "page_size": 100}, **bearer(admin_token))
+            )["items"]
+        ]  # fmt: skip
+        seen, cursor = [], {"cursor": ""}  # an empty cursor starts the walk
+        while cursor is not None:
+            page = assert_ok(
+                api_client.get(
+                    "/admin/users", {"ordering": ordering, "page_size": 2, **cursor}, **bearer(admin_token)
+                )
+            )  # fmt: skip
+            assert page["page"] is None and page["page_size"] == 2 and page["total"] == 9
+            seen += [u["id"] for u in page["items"]]
+            cursor = {"cursor": page["next_cursor"]} if page["next_cursor"] else None
+        assert seen == expected
+
+    @pytest.mark.parametrize("cursor", ["!!!", "e30", "W10", "eyJpZCI6ICJ4In0", "eyJpZCI6IDEsICJ2IjogW119"])
+    def test_a_bad_cursor_is_400(self, api_client, admin_token, cursor):
+        response = api_client.get("/admin/users", {"cursor": cursor, "ordering": "username"}, **bearer(admin_token))
+        assert "cursor" in assert_error(response, 400, "VALIDATION_ERROR")

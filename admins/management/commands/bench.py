@@ -1,137 +1,238 @@
-"""`make bench`: throughput and latency of the main endpoints against a real gunicorn server.
+"""`make bench`: the service's hot paths against baselines, measured with wrk on real gunicorn.
 
-Uses the configured database (it adds accounts named bench-user / bench-admin once)
-and the production settings (Argon2), with the login rate limit lifted for the run.
+Baselines run in the same server and the same run (a bare DRF view, and one doing a single
+primary-key query, from config.bench_urls), so the ratios hold on any machine. Prints one
+table with the budgets of docs/benchmarks.md and writes it there (not in --smoke mode).
 """
 
 import json
+import os
+import platform
+import re
+import shutil
 import statistics
-import threading
+import subprocess
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib import request as urlrequest
-from urllib.error import HTTPError
 
-from django.core.management.base import BaseCommand
+import django
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
 from admins.models import Admin
+from common.pagination import encode_cursor
 from common.servers import run_gunicorn
 from tokens.services import create_pat, open_session
 
 PASSWORD = "bench-passphrase-not-secret"
+LARGE = 1_000_000
 
-Call = tuple[str, str, bytes | None, dict[str, str]]
+
+@dataclass
+class Result:
+    name: str
+    rps: float
+    p50: float
+    p99: float
+    errors: int
 
 
-def _call(url: str, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, Any]:
-    req = urlrequest.Request(url + path, data=body, method=method, headers=headers)
-    try:
-        with urlrequest.urlopen(req, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
+def wrk(url: str, *, seconds: int, threads: int = 2, connections: int = 32, headers: dict | None = None) -> Result:
+    """One wrk run: requests/s and the 50th/99th percentile latency in ms."""
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    for name, value in (headers or {}).items():
+        command += ["-H", f"{name}: {value}"]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    return Result("", rps, _percentile(out, "50%"), _percentile(out, "99%"), int(non_2xx.group(1)) if non_2xx else 0)
+
+
+def _percentile(out: str, label: str) -> float:
+    value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", out).groups()
+    return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+
+
+def single_client_p50(url: str, *, count: int, method: str = "GET", body: bytes | None = None, headers=None) -> float:
+    """Median latency of one client making `count` sequential requests (ms)."""
+    timings = []
+    for _ in range(count):
+        request = urlrequest.Request(url, data=body, method=method, headers=headers or {})
+        started = time.perf_counter()
+        with urlrequest.urlopen(request, timeout=30) as response:
+            response.read()
+        timings.append((time.perf_counter() - started) * 1000)
+    return statistics.median(timings)
 
 
 class Command(BaseCommand):
-    help = "Benchmark the main endpoints on a real gunicorn server and print a table."
+    help = "Benchmark the hot paths against in-run baselines with wrk; print the budgets; write docs/benchmarks.md."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--workers", type=int, default=2)
-        parser.add_argument("--concurrency", type=int, default=8)
-        parser.add_argument("--requests", type=int, default=400, help="Per scenario (logins: a tenth).")
-
-    def handle(self, *args: Any, workers: int, concurrency: int, requests: int, **options: Any) -> None:
-        user = _account(User, "bench-user")
-        admin = _account(Admin, "bench-admin")
-        user_jwt = open_session(user, None)["access_token"]
-        admin_jwt = open_session(admin, None)["access_token"]
-        _, pat = create_pat(account=user, name="bench")
-        json_headers = {"Content-Type": "application/json"}
-        login_body = json.dumps({"username": "bench-user", "password": PASSWORD}).encode()
-        refresh_tokens = threading.local()
-
-        def refresh_call() -> Call:
-            if not hasattr(refresh_tokens, "token"):
-                refresh_tokens.token = open_session(user, None)["refresh_token"]
-            return ("POST", "/auth/refresh", json.dumps({"refresh_token": refresh_tokens.token}).encode(), json_headers)
-
-        def after_refresh(body: Any) -> None:
-            refresh_tokens.token = body["data"]["refresh_token"]
-
-        scenarios: list[tuple[str, Callable[[], Call], int, Callable[[Any], None] | None]] = [
-            ("GET /health", lambda: ("GET", "/health", None, {}), requests, None),
-            (
-                "GET /users/me (JWT)",
-                lambda: ("GET", "/users/me", None, {"Authorization": f"Bearer {user_jwt}"}),
-                requests,
-                None,
-            ),
-            (
-                "GET /users/me (PAT)",
-                lambda: ("GET", "/users/me", None, {"Authorization": f"Bearer {pat}"}),
-                requests,
-                None,
-            ),
-            (
-                "GET /admin/users?page_size=100",
-                lambda: ("GET", "/admin/users?page_size=100", None, {"Authorization": f"Bearer {admin_jwt}"}),
-                requests,
-                None,
-            ),
-            ("POST /auth/refresh", refresh_call, requests, after_refresh),
-            (
-                "POST /auth/login (Argon2)",
-                lambda: ("POST", "/auth/login", login_body, json_headers),
-                max(requests // 10, 8),
-                None,
-            ),
-        ]
-        env = {"RATE_LIMIT_ATTEMPTS": "1000000", "MAX_LOGIN_ATTEMPTS": "1000000"}
-        with run_gunicorn(workers=workers, settings_module="config.settings", **env) as url:
-            rows = [self._run(url, name, make, count, concurrency, after) for name, make, count, after in scenarios]
-        self._print(rows, workers, concurrency)
-
-    def _run(self, url, name, make, count, concurrency, after) -> tuple:
-        latencies: list[float] = []
-        errors = 0
-        lock = threading.Lock()
-
-        def one(_: int) -> None:
-            nonlocal errors
-            method, path, body, headers = make()
-            start = time.perf_counter()
-            status, payload = _call(url, method, path, body, headers)
-            elapsed = time.perf_counter() - start
-            with lock:
-                latencies.append(elapsed)
-                errors += status >= 400
-            if after and status < 400:
-                after(payload)
-
-        started = time.perf_counter()
-        with ThreadPoolExecutor(concurrency) as pool:
-            list(pool.map(one, range(count)))
-        wall = time.perf_counter() - started
-        ordered = sorted(latencies)
-        return (
-            name,
-            count,
-            count / wall,
-            statistics.median(ordered) * 1000,
-            ordered[int(len(ordered) * 0.95) - 1] * 1000,
-            errors,
+        parser.add_argument("--smoke", action="store_true", help="Small and quick, no PASS/FAIL, nothing written.")
+        parser.add_argument(
+            "--large", action="store_true", help=f"Also seed {LARGE:,} users for the admin list budget."
         )
+        parser.add_argument("--seconds", type=int, default=10, help="Per wrk scenario (smoke: 2).")
+        parser.add_argument("--workers", type=int, default=2)
 
-    def _print(self, rows: list[tuple], workers: int, concurrency: int) -> None:
-        self.stdout.write(f"gunicorn workers={workers}, client concurrency={concurrency}")
-        header = f"{'scenario':<32} {'requests':>8} {'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'errors':>6}"
-        self.stdout.write(header)
-        self.stdout.write("-" * len(header))
-        for name, count, rate, p50, p95, errors in rows:
-            self.stdout.write(f"{name:<32} {count:>8} {rate:>9.1f} {p50:>8.1f} {p95:>8.1f} {errors:>6}")
+    def handle(self, *args: Any, smoke: bool, large: bool, seconds: int, workers: int, **options: Any) -> None:
+        if shutil.which("wrk") is None:
+            raise CommandError("wrk is not installed: apt-get install wrk (Debian/Ubuntu) or brew install wrk.")
+        seconds = 2 if smoke else seconds
+        self.lines: list[str] = []
+        small = 1_000 if smoke else 10_000
+        call_command("seed", users=small, stdout=open(os.devnull, "w"))  # noqa: SIM115
+        user, admin = _account(User, "bench-user"), _account(Admin, "bench-admin")
+        jwt = {"Authorization": f"Bearer {open_session(user, None)['access_token']}"}
+        pat = {"Authorization": f"Bearer {create_pat(account=user, name='bench')[1]}"}
+        admin_jwt = {"Authorization": f"Bearer {open_session(admin, None)['access_token']}"}
+        queries = {name: _queries_per_request("/users/me", h) for name, h in (("JWT", jwt), ("PAT", pat))}
+        env = {"RATE_LIMIT_ATTEMPTS": "100000000", "MAX_LOGIN_ATTEMPTS": "100000000"}
+        with run_gunicorn(workers=workers, settings_module="config.bench_settings", **env) as url:
+            rows = [
+                ("bare DRF view", wrk(f"{url}/_bench/bare", seconds=seconds)),
+                ("bare DRF view + one PK query", wrk(f"{url}/_bench/pk?id={user.pk}", seconds=seconds)),
+                ("GET /users/me (JWT)", wrk(f"{url}/users/me", seconds=seconds, headers=jwt)),
+                ("GET /users/me (PAT)", wrk(f"{url}/users/me", seconds=seconds, headers=pat)),
+            ]
+            rss = _worker_rss_mb()
+            login = json.dumps({"username": "bench-user", "password": PASSWORD}).encode()
+            login_p50 = single_client_p50(
+                f"{url}/auth/login", count=5 if smoke else 30, method="POST", body=login,
+                headers={"Content-Type": "application/json"},
+            )  # fmt: skip
+            argon2 = _argon2_verify_ms()
+            lists = {f"{small:,}": self._admin_list(url, admin_jwt, count=3 if smoke else 25)}
+        if large and not smoke:
+            call_command("seed", users=LARGE, stdout=open(os.devnull, "w"))  # noqa: SIM115
+            with connection.cursor() as cursor:
+                if connection.vendor == "postgresql":
+                    cursor.execute("VACUUM ANALYZE accounts_user")
+            with run_gunicorn(workers=workers, settings_module="config.bench_settings", **env) as url:
+                lists[f"{LARGE:,}"] = self._admin_list(url, admin_jwt, count=25)
+        self._report(rows, queries, rss, login_p50, argon2, lists, smoke=smoke, workers=workers, seconds=seconds)
+
+    def _admin_list(self, url: str, headers: dict, *, count: int) -> dict[str, float]:
+        cases = {
+            "page 1": "/admin/users",
+            "search (part of a username)": "/admin/users?search=demo999",
+            "search (part of an email)": "/admin/users?search=o99%40example",
+            "deep page (cursor)": "/admin/users?cursor=" + _deep_cursor(),
+            "ordering=-created_at": "/admin/users?ordering=-created_at",
+            "ordering=username": "/admin/users?ordering=username",
+            "ordering=-email": "/admin/users?ordering=-email",
+        }
+        return {name: single_client_p50(f"{url}{path}", count=count, headers=headers) for name, path in cases.items()}
+
+    def _report(self, rows, queries, rss, login_p50, argon2, lists, *, smoke, workers, seconds) -> None:
+        by_name = {name: result for name, result in rows}
+        bare, pk = by_name["bare DRF view"].rps, by_name["bare DRF view + one PK query"].rps
+        self._line(f"gunicorn {workers} sync workers, wrk -t2 -c32 -d{seconds}s, {connection.vendor}")
+        self._line("")
+        self._line("| target | req/s | p50 ms | p99 ms | vs bare | vs bare + PK | SQL/request | non-2xx |")
+        self._line("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for name, r in rows:
+            sql = queries.get(name.split("(")[-1].rstrip(")"), "") if "users/me" in name else ""
+            self._line(
+                f"| {name} | {r.rps:,.0f} | {r.p50:.1f} | {r.p99:.1f} | {r.rps / bare:.2f} | {r.rps / pk:.2f} "
+                f"| {sql} | {r.errors} |"
+            )
+        self._line("")
+        budgets = [
+            ("GET /users/me (JWT) >= 0.75 x bare + PK", by_name["GET /users/me (JWT)"].rps / pk, 0.75, True),
+            ("GET /users/me (PAT) >= 0.75 x bare + PK", by_name["GET /users/me (PAT)"].rps / pk, 0.75, True),
+            ("login p50 (1 client) <= 1.1 x one Argon2 verify", login_p50 / argon2, 1.1, False),
+            ("RSS per worker under load <= 100 MB", max(rss) if rss else 0, 100, False),
+        ]
+        sizes = list(lists)
+        if len(sizes) == 2:
+            for case in lists[sizes[0]]:
+                ratio = lists[sizes[1]][case] / lists[sizes[0]][case]
+                budgets.append((f"admin list {case}: {sizes[1]} <= 2 x {sizes[0]}", ratio, 2, False))
+        self._line("| budget | measured | limit | result |")
+        self._line("|---|---:|---:|---|")
+        for name, value, limit, at_least in budgets:
+            ok = value >= limit if at_least else value <= limit
+            self._line(f"| {name} | {value:.2f} | {limit} | {'-' if smoke else ('PASS' if ok else 'FAIL')} |")
+        self._line("")
+        self._line(f"login p50 {login_p50:.1f} ms, one Argon2 verify {argon2:.1f} ms; worker RSS {rss} MB")
+        self._line("")
+        self._line("| admin list, single client p50 (ms) | " + " | ".join(sizes) + " |")
+        self._line("|---|" + "---:|" * len(sizes))
+        for case in lists[sizes[0]]:
+            self._line(f"| {case} | " + " | ".join(f"{lists[s][case]:.1f}" for s in sizes) + " |")
+        if not smoke:
+            self._write()
+
+    def _line(self, text: str) -> None:
+        self.lines.append(text)
+        self.stdout.write(text)
+
+    def _write(self) -> None:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+        cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                    if line.startswith("model name")), platform.processor())  # fmt: skip
+        header = [
+            "# Benchmarks",
+            "",
+            "Written by `make bench` (`python manage.py bench`); the budgets are those of the performance issue.",
+            "",
+            f"- commit {commit}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+            f"- {os.cpu_count()} CPU ({cpu}), Python {platform.python_version()}, Django {django.get_version()}, "
+            f"database {connection.vendor} {connection.pg_version if connection.vendor == 'postgresql' else ''}",
+            "",
+        ]
+        Path(settings.BASE_DIR, "docs", "benchmarks.md").write_text("\n".join([*header, *self.lines, ""]))
+
+
+def _queries_per_request(path: str, headers: dict) -> int:
+    client = Client(HTTP_AUTHORIZATION=headers["Authorization"], HTTP_HOST="localhost")
+    client.get(path)  # the PAT's last_used_at write happens once a minute at most
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(path).status_code == 200
+    return len(captured)
+
+
+def _worker_rss_mb() -> list[int]:
+    """Resident memory of each gunicorn worker (children of the master that common.servers started)."""
+    sizes = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+            cmdline = Path(status.parent, "cmdline").read_text()
+        except OSError:
+            continue
+        if "gunicorn" in cmdline and "config.wsgi" in cmdline and "PPid:\t1\n" not in text:
+            sizes.append(int(re.search(r"VmRSS:\s+(\d+)", text).group(1)) // 1024)
+    return sorted(sizes)
+
+
+def _argon2_verify_ms() -> float:
+    from django.contrib.auth.hashers import check_password
+
+    hashed = make_password(PASSWORD, hasher="argon2")
+    timings = []
+    for _ in range(10):
+        started = time.perf_counter()
+        check_password(PASSWORD, hashed)
+        timings.append((time.perf_counter() - started) * 1000)
+    return statistics.median(timings)
+
+
+def _deep_cursor() -> str:
+    """A cursor near the end of the list (what a client reaches by following next_cursor)."""
+    last = User.objects.alive().order_by("-id").values_list("id", flat=True)[100:101]
+    return encode_cursor({"id": last[0] if last else 1})
 
 
 def _account(model, username: str):
