@@ -1,30 +1,16 @@
-"""Trigram indexes for the admin list's substring search (PostgreSQL only).
-
-Django's `icontains` is `UPPER(col) LIKE UPPER('%term%')` on PostgreSQL, so the indexes are on
-UPPER(col) with gin_trgm_ops. Other databases skip this migration and search by scanning.
-"""
+"""Trigram indexes for the admin list's substring search (PostgreSQL only; accounts.search_indexes)."""
 
 from django.db import migrations
 
-COLUMNS = ("username", "email", "name", "phone")
+from accounts import search_indexes
 
 
 def create(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-    for column in COLUMNS:
-        schema_editor.execute(
-            f"CREATE INDEX IF NOT EXISTS user_search_{column} ON accounts_user "
-            f"USING gin (UPPER({column}::text) gin_trgm_ops)"
-        )
+    search_indexes.create(schema_editor.connection)
 
 
 def drop(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    for column in COLUMNS:
-        schema_editor.execute(f"DROP INDEX IF EXISTS user_search_{column}")
+    search_indexes.drop(schema_editor.connection)
 
 
 class Migration(migrations.Migration):

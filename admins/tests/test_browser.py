@@ -57,15 +57,21 @@ def browser(monkeypatch):
             connections.close_all()
 
 
-def test_admin_site_login_and_block_a_user(browser, server):
-    admin = AdminFactory()
-    user = UserFactory(username="blockme")
+def admin_site_login(browser, server: str, admin):
+    """A new page, logged into the Django admin site as `admin`."""
     page = browser.new_page()
     page.goto(f"{server}/django-admin/login/")
     page.fill("#id_username", admin.username)
     page.fill("#id_password", PASSWORD)
     page.click("input[type=submit]")
     page.wait_for_url(f"{server}/django-admin/")
+    return page
+
+
+def test_admin_site_login_and_block_a_user(browser, server):
+    admin = AdminFactory()
+    user = UserFactory(username="blockme")
+    page = admin_site_login(browser, server, admin)
     page.goto(f"{server}/django-admin/accounts/user/?q=blockme")
     page.check(f"input[name=_selected_action][value='{user.pk}']")
     page.select_option("select[name=action]", "action_block")
@@ -176,12 +182,7 @@ def test_a_user_signs_in_to_the_browsable_api_updates_the_profile_and_uploads_an
 def test_an_operator_in_the_admin_site_blocks_a_user_in_the_browsable_api(browser, server):
     admin = AdminFactory()
     user = UserFactory(username="tobeblocked")
-    page = browser.new_page()
-    page.goto(f"{server}/django-admin/login/")
-    page.fill("#id_username", admin.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{server}/django-admin/")
+    page = admin_site_login(browser, server, admin)
     page.goto(f"{server}/admin/users/{user.pk}")
     assert page.locator("text=Signed in as").first.is_visible()
     page.click("a[name=raw-tab][href='#put-generic-content-form']")
@@ -200,12 +201,7 @@ def test_the_admin_dashboard_renders_its_chart(browser, server):
     admin = AdminFactory()
     for _ in range(3):
         audit.record("login.succeeded", account=admin)
-    page = browser.new_page()
-    page.goto(f"{server}/django-admin/login/")
-    page.fill("#id_username", admin.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{server}/django-admin/")
+    page = admin_site_login(browser, server, admin)
     chart = page.locator("svg.signin-chart")
     assert chart.is_visible() and chart.locator("rect").count() == 60
     page.screenshot(path=str(ARTIFACTS / "admin-dashboard.png"), full_page=True)

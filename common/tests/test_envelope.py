@@ -184,3 +184,23 @@ def test_json_body_over_data_upload_limit_is_413(api_client, settings):
 def test_options_is_enveloped(api_client):
     data = assert_ok(api_client.options("/auth/login"))
     assert "application/json" in data["parses"]
+
+
+@pytest.mark.django_db
+def test_counts_are_exact_up_to_the_threshold_then_estimated_on_postgresql(monkeypatch):
+    from django.db import connection
+
+    from common import pagination
+    from common.realms import USER
+    from common.tests.factories import UserFactory
+
+    for _ in range(5):
+        UserFactory()
+    users = USER.model.objects.all()
+    assert pagination.count(users) == 5
+    monkeypatch.setattr(pagination, "COUNT_EXACT_UP_TO", 3)
+    counted = pagination.count(users)
+    if connection.vendor == "postgresql":
+        assert counted >= 4  # at least what the capped count saw; the planner's estimate otherwise
+    else:
+        assert counted == 5

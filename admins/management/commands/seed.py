@@ -13,12 +13,14 @@ from django.db import connection, transaction
 from django.utils import timezone
 from tqdm import tqdm
 
+from accounts import search_indexes
 from accounts.models import User
 from admins.models import Admin
 
 FIRST = ["Ada", "Alan", "Grace", "Linus", "Barbara", "Ken", "Margaret", "Dennis", "Frances", "Edsger", "Radia", "Guido"]
 LAST = ["Lovelace", "Turing", "Hopper", "Torvalds", "Liskov", "Thompson", "Hamilton", "Ritchie", "Allen", "Dijkstra"]
-BATCH = 5000
+BATCH = 50_000
+BULK_LOAD = 100_000  # from this many new users on, search indexes are built after the load
 
 
 class Command(BaseCommand):
@@ -46,12 +48,19 @@ class Command(BaseCommand):
         started = time.perf_counter()
         progress = tqdm(total=count, unit="users", disable=not sys.stdout.isatty(), file=sys.stdout)
         now = timezone.now()
-        with connection.cursor() as cursor:
-            for start in range(1, count + 1, BATCH):
-                numbers = range(start, min(start + BATCH, count + 1))
-                with transaction.atomic():
-                    cursor.executemany(INSERT, [_demo_row(i, hashed, now) for i in numbers])
-                progress.update(len(numbers))
+        bulk = count - before >= BULK_LOAD
+        if bulk:
+            _drop_list_indexes()
+        try:
+            with connection.cursor() as cursor:
+                for start in range(1, count + 1, BATCH):
+                    numbers = range(start, min(start + BATCH, count + 1))
+                    with transaction.atomic():
+                        _insert(cursor, [_demo_row(i, hashed, now) for i in numbers])
+                    progress.update(len(numbers))
+        finally:
+            if bulk:
+                _build_list_indexes()
         progress.close()
         created = User.objects.count() - before
         elapsed = time.perf_counter() - started
@@ -64,6 +73,40 @@ class Command(BaseCommand):
             )
         else:
             self.stdout.write(f"All {count} demo users already exist; nothing to add.")
+
+
+def _insert(cursor, rows: list[tuple]) -> None:
+    """Insert the rows, skipping demo users that exist. On PostgreSQL: COPY into a temporary
+    table, then one INSERT ... SELECT (several times faster than row-by-row statements)."""
+    if connection.vendor != "postgresql":
+        cursor.executemany(INSERT, rows)
+        return
+    table, columns = User._meta.db_table, ", ".join(COLUMNS)
+    cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS seed_users AS SELECT {columns} FROM {table} WITH NO DATA")
+    cursor.execute("TRUNCATE seed_users")
+    with cursor.cursor.copy(f"COPY seed_users ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM seed_users ON CONFLICT DO NOTHING")
+
+
+def _drop_list_indexes() -> None:
+    """The admin list's indexes (orderings, search) are built once after a bulk load: far
+    cheaper than maintaining them row by row. Unique indexes stay: they guard the data."""
+    with connection.schema_editor() as editor:
+        for index in User._meta.indexes:
+            editor.execute(f"DROP INDEX IF EXISTS {editor.quote_name(index.name)}")
+    search_indexes.drop(connection)
+
+
+def _build_list_indexes() -> None:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET maintenance_work_mem = '256MB'")
+    with connection.schema_editor() as editor:
+        for index in User._meta.indexes:
+            editor.add_index(User, index)
+    search_indexes.create(connection)
 
 
 COLUMNS = (
