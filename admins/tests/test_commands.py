@@ -1,13 +1,18 @@
 """Operator commands: createadmin (both modes) and seed."""
 
+from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from accounts.models import User
 from admins.models import Admin
-from common.tests.factories import AdminFactory
+from common.tests.factories import AdminFactory, UserFactory
+from tokens.models import LoginSession, PersonalAccessToken
+from tokens.services import open_session
+from tokens.tests.factories import PersonalAccessTokenFactory
 
 FLAGS = {"username": "root", "email": "Root@Example.com", "name": "Root Admin", "password": "a-long-passphrase"}
 
@@ -131,3 +136,18 @@ class TestSeed:
         call_command("seed", users=3, stdout=StringIO())
         response = api_client.post("/auth/login", {"username": "demo2", "password": "demo-user-passphrase"})
         assert response.status_code == 200
+
+
+def test_purge_tokens_removes_expired_and_revoked_only(db):
+    user = UserFactory()
+    live = PersonalAccessTokenFactory(owner=user)
+    PersonalAccessTokenFactory(owner=user, expires_at=timezone.now() - timedelta(minutes=1))
+    PersonalAccessTokenFactory(owner=user, revoked_at=timezone.now())
+    open_session(user, None)
+    open_session(user, None)
+    LoginSession.objects.filter(pk=LoginSession.objects.first().pk).update(revoked_at=timezone.now())
+    out = StringIO()
+    call_command("purge_tokens", stdout=out)
+    assert out.getvalue().strip() == "Removed 1 login sessions and 2 personal access tokens."
+    assert list(PersonalAccessToken.objects.values_list("pk", flat=True)) == [live.pk]
+    assert LoginSession.objects.count() == 1
