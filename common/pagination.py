@@ -26,8 +26,8 @@ COUNT_EXACT_UP_TO = 10_000
 
 
 class PageParams(serializers.Serializer):
-    page = serializers.IntegerField(min_value=1, default=1, max_value=10_000_000)
-    page_size = serializers.IntegerField(min_value=1, default=DEFAULT_PAGE_SIZE, max_value=2**31)
+    page = serializers.IntegerField(min_value=1, default=1)  # past the end: empty items, no query
+    page_size = serializers.IntegerField(min_value=1, default=DEFAULT_PAGE_SIZE)  # capped below
     cursor = serializers.CharField(required=False, allow_blank=True, max_length=512)  # "": from the start
 
 

@@ -272,3 +272,11 @@ class TestCursor:
     def test_a_bad_cursor_is_400(self, api_client, admin_token, cursor):
         response = api_client.get("/admin/users", {"cursor": cursor, "ordering": "username"}, **bearer(admin_token))
         assert "cursor" in assert_error(response, 400, "VALIDATION_ERROR")
+
+
+def test_huge_page_numbers_are_past_the_end_and_huge_page_sizes_are_capped(api_client, admin_token, db):
+    UserFactory()
+    page = assert_ok(api_client.get("/admin/users", {"page": 10**15}, **bearer(admin_token)))
+    assert page["items"] == [] and page["page"] == 10**15
+    page = assert_ok(api_client.get("/admin/users", {"page_size": 10**15}, **bearer(admin_token)))
+    assert page["page_size"] == 100 and len(page["items"]) == 1
