@@ -2,7 +2,6 @@
 
 from typing import Any
 
-from django.conf import settings
 from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
@@ -61,17 +60,7 @@ def register(
 
 def send_verification(account: AbstractAccount, request: HttpRequest | None) -> None:
     """Mail a link that proves the account's current address is its owner's."""
-    token = one_time.make(one_time.VERIFY, account)
-    mail.queue(
-        to=account.email,
-        template="verify_email",
-        context={
-            "name": account.name,
-            "email": account.email,
-            "link": mail.link(mail.origin_of(request), "verify-email", token),
-            "valid_for": f"{settings.EMAIL_VERIFICATION_TIMEOUT_HOURS} hours",
-        },
-    )
+    one_time.mail_link(one_time.VERIFY, account, request)
 
 
 def resend_verification(account: AbstractAccount, request: HttpRequest) -> None:

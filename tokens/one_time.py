@@ -12,12 +12,16 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core import signing
+from django.http import HttpRequest
 
+from common import mail
 from common.exceptions import ValidationFailed
 from common.models import AbstractAccount
 from common.realms import Realm, realm_of
 
 RESET, VERIFY = "password-reset", "email-verify"
+# purpose → (mail template, path of the link on the frontend)
+MAILS = {RESET: ("reset_password", "reset-password"), VERIFY: ("verify_email", "verify-email")}
 
 
 def _state(purpose: str, account: AbstractAccount) -> str:
@@ -38,6 +42,16 @@ def lifetime(purpose: str) -> timedelta:
 
 def make(purpose: str, account: AbstractAccount) -> str:
     return _signer(purpose, realm_of(account)).sign_object([account.pk, _state(purpose, account)])
+
+
+def mail_link(purpose: str, account: AbstractAccount, request: HttpRequest | None) -> None:
+    """Mail the account a link carrying a new token for `purpose` (token=... and nowhere else)."""
+    template, path = MAILS[purpose]
+    minutes = int(lifetime(purpose).total_seconds() // 60)
+    valid_for = f"{minutes} minutes" if minutes < 120 else f"{minutes // 60} hours"
+    link = mail.link(mail.origin_of(request), path, make(purpose, account))
+    context = {"name": account.name, "username": account.username, "email": account.email}
+    mail.queue(to=account.email, template=template, context={**context, "link": link, "valid_for": valid_for})
 
 
 def redeem(purpose: str, realm: Realm, token: str) -> AbstractAccount:

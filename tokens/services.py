@@ -279,17 +279,7 @@ def forgot_password(*, realm: Realm, email: str, request: HttpRequest) -> None:
     account = realm.model.objects.alive().by_email(email).filter(is_active=True).first()
     if account is None:
         return
-    token = one_time.make(one_time.RESET, account)
-    mail.queue(
-        to=account.email,
-        template="reset_password",
-        context={
-            "name": account.name,
-            "username": account.username,
-            "link": mail.link(mail.origin_of(request), "reset-password", token),
-            "valid_for": f"{settings.PASSWORD_RESET_TIMEOUT_MINUTES} minutes",
-        },
-    )
+    one_time.mail_link(one_time.RESET, account, request)
 
 
 @transaction.atomic
