@@ -46,6 +46,8 @@ class AccessLogMiddleware:
         route = match.route if match is not None else "unmatched"
         metrics.REQUESTS.labels(route=route, method=request.method, status=str(response.status_code)).inc()
         metrics.LATENCY.labels(route=route, method=request.method).observe(duration)
+        if not logger.isEnabledFor(logging.INFO):  # no line to write: build none
+            return response
         realm, account_id = _account(request)
         fields = {
             "method": request.method,

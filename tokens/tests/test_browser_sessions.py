@@ -99,7 +99,7 @@ class TestLogin:
         mfa.confirm_totp(user, totp.now())
         client = csrf_client()
         assert b"Enter the code" in browser_login(client, user).content
-        assert b"Invalid authentication code" in browser_login(client, user, code="000000").content
+        assert b"This authentication code is not valid." in browser_login(client, user, code="000000").content
         assert browser_login(client, user, code=totp.at(time.time() + 30)).status_code == 302
 
     def test_next_must_stay_on_this_site(self, db):

@@ -3,9 +3,10 @@
 import jwt as pyjwt
 import pytest
 from django.conf import settings
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
+from rest_framework.test import APIClient
 
-from common.testing import assert_error, bearer
+from common.testing import assert_error, assert_ok, bearer
 from common.tests.factories import PASSWORD, AdminFactory, UserFactory
 from tokens.models import LoginSession
 from tokens.tests.factories import PersonalAccessTokenFactory
@@ -123,7 +124,7 @@ def test_a_password_set_by_the_model_anywhere_ends_the_sessions(api_client, db, 
 def test_createadmin_never_touches_an_existing_admin(db, login):
     admin = AdminFactory(username="root")
     pair = login(admin)
-    with pytest.raises(Exception, match="already exists"):
+    with pytest.raises(CommandError, match="already exists"):
         call_command(
             "createadmin", "--username", "root", "--email", "r2@example.com", "--name", "R", "--password",
             "another-long-passphrase", "--no-input",
@@ -131,4 +132,4 @@ def test_createadmin_never_touches_an_existing_admin(db, login):
     admin.refresh_from_db()
     assert admin.check_password(PASSWORD)
     assert LoginSession.objects.of_account(admin).filter(revoked_at__isnull=True).count() == 1
-    assert pair
+    assert_ok(APIClient().get("/admin/me", **bearer(pair["access_token"])))

@@ -9,6 +9,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from common.exceptions import InvalidCredentials
 from common.testing import assert_error, assert_ok, bearer, run_concurrently
 from common.tests.factories import PASSWORD, AdminFactory, UserFactory
 from tokens import mfa, services
@@ -257,7 +258,7 @@ def test_the_same_code_verified_eight_times_at_once_succeeds_once(postgres_only)
 def test_second_factor_helper_counts_failures(db):
     account = UserFactory(mfa_enabled=True)
     TotpDevice.objects.create(user=account, seed="s", confirmed_at=timezone.now())
-    with pytest.raises(Exception, match="Invalid authentication code"):
+    with pytest.raises(InvalidCredentials):
         services.check_second_factor(account, "123456")
     account.refresh_from_db()
     assert account.failed_login_attempts == 1

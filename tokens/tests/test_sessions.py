@@ -54,7 +54,7 @@ class TestSessionList:
         items = assert_ok(api_client.get(realm_case.sessions, **bearer(pairs[2]["access_token"])))["items"]
         assert len(items) == 1 and items[0]["current"]
 
-    def test_listing_costs_two_queries(self, api_client, realm_case, django_assert_num_queries):
+    def test_listing_is_one_query_plus_the_count(self, api_client, realm_case, django_assert_num_queries):
         account = realm_case.make()
         pairs = three_logins(api_client, realm_case, account)
         with django_assert_num_queries(3):  # authentication, count, page

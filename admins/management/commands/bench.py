@@ -222,17 +222,19 @@ def _queries_per_request(path: str, headers: dict) -> int:
 
 
 def _worker_rss_mb() -> list[int]:
-    """Resident memory of each gunicorn worker (children of the master that common.servers started)."""
-    sizes = []
+    """Resident memory (MB) of each gunicorn worker: gunicorn processes whose parent is the master
+    this command started (a child of this process)."""
+    processes = {}
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
-            text = status.read_text()
-            cmdline = Path(status.parent, "cmdline").read_text()
+            text, cmdline = status.read_text(), Path(status.parent, "cmdline").read_text()
         except OSError:
             continue
-        if "gunicorn" in cmdline and "config.wsgi" in cmdline and "PPid:\t1\n" not in text:
-            sizes.append(int(re.search(r"VmRSS:\s+(\d+)", text).group(1)) // 1024)
-    return sorted(sizes)
+        if "gunicorn" in cmdline and "config.wsgi" in cmdline:
+            parent = int(re.search(r"PPid:\s+(\d+)", text).group(1))
+            processes[int(status.parent.name)] = (parent, int(re.search(r"VmRSS:\s+(\d+)", text).group(1)) // 1024)
+    masters = {pid for pid, (parent, _) in processes.items() if parent == os.getpid()}
+    return sorted(rss for parent, rss in processes.values() if parent in masters)
 
 
 def _argon2_verify_ms() -> float:
