@@ -62,6 +62,22 @@ class TestList:
         page = listing(api_client, auth, search="JONES@CORP")
         assert [u["email"] for u in page["items"]] == ["carol.jones@corp.example"]
 
+    @pytest.mark.parametrize(
+        ("term", "found"),
+        [
+            ("jones@corp.ex", ["carol"]),
+            ("jones@other", []),  # the part before "@" matches carol, the whole term matches no one
+            ("es@c", ["carol"]),  # too short a part before "@" to probe the index with alone
+            ("@other.example", ["dave"]),
+            ("s_@", []),  # "_" and "%" are literal characters, not wildcards
+            ("@%", []),
+        ],
+    )
+    def test_search_by_a_term_with_an_at_sign_matches_the_whole_term(self, api_client, auth, term, found):
+        UserFactory(username="carol", email="carol.jones@corp.example")
+        UserFactory(username="dave", email="dave@other.example")
+        assert [u["username"] for u in listing(api_client, auth, search=term)["items"]] == found
+
     def test_search_by_username_name_and_phone(self, api_client, auth):
         UserFactory(username="zed", name="Zed Zebra", phone="+15557654321")
         UserFactory(username="amy", name="Amy")
