@@ -1,35 +1,24 @@
 """The account model both realms share: fields, constraints, lockout and soft delete."""
 
+import operator
 from datetime import datetime, timedelta
+from functools import reduce
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import models, transaction
 from django.db.models import F, Q
-from django.db.models.functions import Lower, StrIndex, Upper
-from django.db.models.lookups import GreaterThan
+from django.db.models.functions import Lower
 from django.dispatch import Signal
 from django.utils import timezone
+
+from common import search
 
 # Sent after an existing account's new password is saved, whatever the path (API, reset,
 # admin site forms, commands): `tokens` ends the account's sessions on it.
 password_changed = Signal()
 
 models.CharField.register_lookup(Lower)
-
-
-def _email_contains(term: str) -> Q:
-    """`email__icontains=term`, with the index probed by the term up to its first "@" when that has a trigram.
-
-    Domains are shared by many addresses, so a trigram index probed with the whole term checks each
-    candidate against posting lists that hold nearly every row (1,900 pages for `o99@example` at a
-    million users). `...@` alone finds the few candidates; STRPOS, which no index serves, then
-    checks the whole term on those rows. The result is the same: the term contains its own prefix.
-    """
-    local, at, _ = term.partition("@")
-    if not at or len(local) < 3:
-        return Q(email__icontains=term)
-    return Q(email__icontains=local + at) & Q(GreaterThan(StrIndex(Upper("email"), Upper(models.Value(term))), 0))
 
 
 class AccountQuerySet(models.QuerySet):
@@ -55,10 +44,10 @@ class AccountQuerySet(models.QuerySet):
         return self.by_email(identifier) if "@" in identifier else self.by_username(identifier)
 
     def search(self, term: str) -> "AccountQuerySet":
-        """Case-insensitive substring of username, email, name or phone."""
-        return self.filter(
-            Q(username__icontains=term) | _email_contains(term) | Q(name__icontains=term) | Q(phone__icontains=term)
-        )
+        """Case-insensitive substring of username, email, name or phone (see common.search)."""
+        table = self.model._meta.db_table
+        columns = [search.contains(self.db, table, column, term) for column in ("username", "email", "name", "phone")]
+        return self.filter(reduce(operator.or_, columns))
 
     def listing(
         self, *, deleted: str = "exclude", is_active: str | None = None, search: str = "", ordering: str = "id"

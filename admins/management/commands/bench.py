@@ -129,17 +129,14 @@ class Command(BaseCommand):
                 headers={"Content-Type": "application/json"},
             )  # fmt: skip
             argon2 = _argon2_verify_ms()
-            lists = {f"{small:,}": self._admin_list(url, admin_jwt, count=3 if smoke else 41)}
+        # Each size alike: analysed, then a fresh server with one client and nothing else running.
+        lists = {f"{small:,}": self._admin_list(workers, env, admin_jwt, count=3 if smoke else 41)}
         if large and not smoke:
             call_command("seed", users=LARGE, stdout=open(os.devnull, "w"))  # noqa: SIM115
-            with connection.cursor() as cursor:
-                if connection.vendor == "postgresql":
-                    cursor.execute("VACUUM ANALYZE accounts_user")
-            with run_gunicorn(workers=workers, settings_module="config.bench_settings", **env) as url:
-                lists[f"{LARGE:,}"] = self._admin_list(url, admin_jwt, count=41)
+            lists[f"{LARGE:,}"] = self._admin_list(workers, env, admin_jwt, count=41)
         self._report(rows, queries, rss, login_p50, argon2, lists, smoke=smoke, workers=workers, seconds=seconds)
 
-    def _admin_list(self, url: str, headers: dict, *, count: int) -> dict[str, float]:
+    def _admin_list(self, workers: int, env: dict, headers: dict, *, count: int) -> dict[str, float]:
         cases = {
             "page 1": "/admin/users",
             "search (part of a username)": "/admin/users?search=demo999",
@@ -149,7 +146,11 @@ class Command(BaseCommand):
             "ordering=username": "/admin/users?ordering=username",
             "ordering=-email": "/admin/users?ordering=-email",
         }
-        return {name: single_client_p50(f"{url}{path}", count=count, headers=headers) for name, path in cases.items()}
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("VACUUM ANALYZE accounts_user")
+        with run_gunicorn(workers=workers, settings_module="config.bench_settings", **env) as url:
+            return {name: single_client_p50(url + path, count=count, headers=headers) for name, path in cases.items()}
 
     def _report(self, rows, queries, rss, login_p50, argon2, lists, *, smoke, workers, seconds) -> None:
         by_name = {name: result for name, result in rows}
