@@ -58,6 +58,7 @@ class UserListApi(AdminApi):
             users,
             request.query_params,
             lambda items: ManagedAccountSerializer(items, many=True, context=self.context()).data,
+            selective=bool(params.validated_data.get("search")),
         )
         return ok(page, "Users retrieved")
 

@@ -31,13 +31,24 @@ class PageParams(serializers.Serializer):
     cursor = serializers.CharField(required=False, allow_blank=True, max_length=512)  # "": from the start
 
 
-def paginate(queryset: QuerySet, query_params: Any, serialize: Callable[[list], list]) -> dict[str, Any]:
-    """Slice `queryset` by `page`/`page_size` (or `cursor`) and return the page dict; 400 on bad values."""
+def paginate(
+    queryset: QuerySet, query_params: Any, serialize: Callable[[list], list], *, selective: bool = False
+) -> dict[str, Any]:
+    """Slice `queryset` by `page`/`page_size` (or `cursor`) and return the page dict; 400 on bad values.
+
+    `selective`: the filter is expected to match few rows (a search), so on PostgreSQL the count
+    and the page come from one pass over the matches (see `_one_pass`).
+    """
     keys = ("page", "page_size", "cursor")
     params = PageParams(data={k: query_params[k] for k in keys if k in query_params})
     params.is_valid(raise_exception=True)
     page_size = min(params.validated_data["page_size"], MAX_PAGE_SIZE)
-    total = count(queryset)
+    page = params.validated_data["page"]
+    offset = (page - 1) * page_size
+    found = None
+    if selective and "cursor" not in params.validated_data:
+        found = _one_pass(queryset, offset, page_size)
+    total = found[0] if found else count(queryset)
     pages = math.ceil(total / page_size) if total else 0
     if "cursor" in params.validated_data:
         cursor = params.validated_data["cursor"]
@@ -46,10 +57,9 @@ def paginate(queryset: QuerySet, query_params: Any, serialize: Callable[[list], 
         next_cursor = encode_cursor(_position(queryset, items[-1])) if more else None
         page_dict = {"items": serialize(items), "page": None, "page_size": page_size, "total": total, "pages": pages}
         return {**page_dict, "next_cursor": next_cursor}
-    page = params.validated_data["page"]
-    offset = (page - 1) * page_size
-    items = list(queryset[offset : offset + page_size]) if offset < total else []
-    return {"items": serialize(items), "page": page, "page_size": page_size, "total": total, "pages": pages}
+    if found is None:
+        found = total, list(queryset[offset : offset + page_size]) if offset < total else []
+    return {"items": serialize(found[1]), "page": page, "page_size": page_size, "total": total, "pages": pages}
 
 
 def count(queryset: QuerySet) -> int:
@@ -65,6 +75,33 @@ def count(queryset: QuerySet) -> int:
         cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
         estimate = int(cursor.fetchone()[0][0]["Plan"]["Plan Rows"])
     return max(estimate, exact)
+
+
+def _one_pass(queryset: QuerySet, offset: int, limit: int) -> tuple[int, list] | None:
+    """PostgreSQL: the exact count and the page, when at most COUNT_EXACT_UP_TO rows match, from one
+    pass over them (one statement gives the count and the page's ids in order, a second fetches
+    those rows by primary key), rather than running the search once to count and again for the
+    page. None when more rows match, or on other databases."""
+    connection = connections[queryset.db]
+    if connection.vendor != "postgresql":
+        return None
+    field, descending = _ordering(queryset)
+    cap = COUNT_EXACT_UP_TO + 1
+    by_pk = field in ("id", "pk")
+    matches = queryset.order_by().values_list("pk", *([] if by_pk else [field]))  # columns named as here
+    sql, params = matches[:cap].query.sql_with_params()
+    direction, name = ("DESC" if descending else "ASC"), connection.ops.quote_name("pk" if by_pk else field)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT COUNT(*), (ARRAY_AGG(m."pk" ORDER BY m.{name} {direction}, m."pk" {direction}))[%s:%s]'
+            f" FROM ({sql}) m",
+            (min(offset, cap) + 1, min(offset + limit, cap), *params),  # bounded: array subscripts are int4
+        )
+        total, ids = cursor.fetchone()
+    if total > COUNT_EXACT_UP_TO:
+        return None
+    rows = queryset.model._base_manager.using(queryset.db).in_bulk(ids or [])
+    return total, [rows[pk] for pk in ids or []]
 
 
 # --- Keyset cursors ---------------------------------------------------------------------

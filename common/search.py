@@ -28,7 +28,8 @@ _PROBEABLE = re.compile(r"[^\W_]{3}")  # pg_trgm needs three word characters to 
 
 def contains(alias: str, table: str, column: str, term: str) -> Q:
     """`column__icontains=term`, with the index probed by the term's rare part when it has one."""
-    probe = rare_part(term.upper(), _trigram_shares(alias, table, column, int(time.monotonic() // SAMPLE_TTL)))
+    shares = _trigram_shares(alias, table, int(time.monotonic() // SAMPLE_TTL)).get(column, {})
+    probe = rare_part(term.upper(), shares)
     if probe is None:
         return Q(**{f"{column}__icontains": term})
     whole = GreaterThan(StrIndex(Upper(column), Upper(Value(term))), 0)
@@ -53,22 +54,25 @@ def rare_part(term: str, shares: dict[str, float]) -> str | None:
     return part if len(part) < len(term) and _PROBEABLE.search(part) else None
 
 
-@lru_cache(maxsize=64)
-def _trigram_shares(alias: str, table: str, column: str, _period: int) -> dict[str, float]:
-    """Share of the column's values holding each trigram, from the planner's sample; {} if none."""
+@lru_cache(maxsize=16)
+def _trigram_shares(alias: str, table: str, _period: int) -> dict[str, dict[str, float]]:
+    """Per column, the share of its values holding each trigram, from the planner's sample (one
+    query per table and period); columns without statistics are left out."""
     connection = connections[alias]
     if connection.vendor != "postgresql":
         return {}
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT null_frac, most_common_vals::text::text[], most_common_freqs, histogram_bounds::text::text[]"
-            " FROM pg_stats WHERE schemaname = current_schema() AND tablename = %s AND attname = %s",
-            [table, column],
+            "SELECT attname, null_frac, most_common_vals::text::text[], most_common_freqs,"
+            " histogram_bounds::text::text[] FROM pg_stats WHERE schemaname = current_schema() AND tablename = %s",
+            [table],
         )
-        row = cursor.fetchone()
-    if row is None:
-        return {}
-    null_frac, common, freqs, histogram = row
+        return {column: _shares(*stats) for column, *stats in cursor.fetchall()}
+
+
+def _shares(
+    null_frac: float, common: list[str] | None, freqs: list[float] | None, histogram: list[str] | None
+) -> dict[str, float]:
     weighted = list(zip(common or [], freqs or [], strict=True))
     if histogram:
         rest = max(0.0, 1.0 - null_frac - sum(freqs or []))

@@ -290,6 +290,39 @@ class TestCursor:
         assert "cursor" in assert_error(response, 400, "VALIDATION_ERROR")
 
 
+class TestSearchPages:
+    """A search counts and pages in one pass on PostgreSQL: the pages must be those of the plain path."""
+
+    @pytest.mark.parametrize("ordering", ["id", "-id", "username", "-username", "email", "-created_at"])
+    def test_pages_follow_the_ordering(self, api_client, auth, ordering):
+        for name in ["kilo", "alpha", "mike", "bravo", "zulu", "echo", "lima"]:
+            UserFactory(username=f"find{name}", email=f"{name}@found.example")
+        UserFactory.create_batch(3)
+        expected = list(User.objects.listing(search="FIND", ordering=ordering).values_list("username", flat=True))
+        pages = [listing(api_client, auth, search="FIND", ordering=ordering, page_size=3, page=n) for n in (1, 2, 3, 4)]
+        assert [u["username"] for page in pages for u in page["items"]] == expected
+        assert len(expected) == 7
+        assert [(p["total"], p["pages"], len(p["items"])) for p in pages] == [
+            (7, 3, 3),
+            (7, 3, 3),
+            (7, 3, 1),
+            (7, 3, 0),
+        ]
+
+    def test_a_huge_page_of_a_search_is_past_the_end(self, api_client, auth):
+        UserFactory(username="findme")
+        page = listing(api_client, auth, search="findme", page=10**15, page_size=100)
+        assert (page["items"], page["total"], page["pages"]) == ([], 1, 1)
+
+    def test_query_count(self, api_client, auth, django_assert_num_queries):
+        UserFactory.create_batch(30)
+        listing(api_client, auth, search="user")  # the column statistics are read once per period
+        with django_assert_num_queries(3):  # authentication, count and page ids (or count), rows (or page)
+            listing(api_client, auth, search="user", page_size=5)
+        with django_assert_num_queries(3):
+            listing(api_client, auth, search="user", page_size=30)
+
+
 def test_huge_page_numbers_are_past_the_end_and_huge_page_sizes_are_capped(api_client, admin_token, db):
     UserFactory()
     page = assert_ok(api_client.get("/admin/users", {"page": 10**15}, **bearer(admin_token)))

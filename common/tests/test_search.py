@@ -45,7 +45,7 @@ def analysed_users(db, postgres_only):
 
 
 def test_shares_come_from_the_planners_sample(analysed_users):
-    shares = search._trigram_shares("default", "accounts_user", "email", 0)
+    shares = search._trigram_shares("default", "accounts_user", 0)["email"]
     assert shares["DEM"] == pytest.approx(400 / 401, abs=0.01)
     assert shares["@EX"] == pytest.approx(shares["DEM"])
     assert shares.get("O39", 0) < search.COMMON
