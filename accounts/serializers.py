@@ -6,6 +6,7 @@ from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from common.models import AbstractAccount
+from common.serializers import OutputSerializer
 from tokens.serializers import PasswordField, check_password_rules
 
 username_validator = RegexValidator(
@@ -53,7 +54,7 @@ class RegisterSerializer(AccountFieldsSerializer):
         return attrs
 
 
-class AccountSerializer(serializers.Serializer):
+class AccountSerializer(OutputSerializer):
     """What an account sees of itself."""
 
     id = serializers.IntegerField(read_only=True)

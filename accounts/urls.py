@@ -25,12 +25,12 @@ def realm_urlpatterns(
         register = apis.OpenRegisterApi.as_view(realm=realm)
     else:  # an account made by a token outlives it: a login session only, never a PAT
         register = apis.RegisterApi.as_view(**auth, session_only=True)
-    return [
+    return [  # the hottest path first: URLs are resolved in order
+        api_path(me_prefix, apis.MeApi.as_view(**auth, http_method_names=[*me_methods, "head", "options"])),
         api_path(f"{auth_prefix}/register", register),
         *credential_urlpatterns(
             realm=realm, authentication=authentication, auth_prefix=auth_prefix, me_prefix=me_prefix
         ),
-        api_path(me_prefix, apis.MeApi.as_view(**auth, http_method_names=[*me_methods, "head", "options"])),
         api_path(f"{me_prefix}/avatar", apis.MeAvatarApi.as_view(**auth)),
         api_path(f"{me_prefix}/security-events", apis.SecurityEventsApi.as_view(**auth)),
         api_path(f"{auth_prefix}/email/verify", apis.VerifyEmailApi.as_view(realm=realm)),
@@ -39,8 +39,6 @@ def realm_urlpatterns(
 
 
 urlpatterns = [
-    re_path(r"^api-auth/login/?$", browser_views.login, name="api-login"),
-    re_path(r"^api-auth/logout/?$", browser_views.logout, name="api-logout"),
     *realm_urlpatterns(
         realm=USER,
         authentication=AUTHENTICATION,
@@ -49,4 +47,6 @@ urlpatterns = [
         open_registration=True,
         me_methods=("get", "put", "patch", "delete"),
     ),
+    re_path(r"^api-auth/login/?$", browser_views.login, name="api-login"),
+    re_path(r"^api-auth/logout/?$", browser_views.logout, name="api-logout"),
 ]

@@ -1,5 +1,6 @@
-"""Shapes that belong to no single app: audit events."""
+"""Shapes that belong to no single app: the output serializer base, audit events."""
 
+import copy
 from typing import Any
 
 from rest_framework import serializers
@@ -8,7 +9,23 @@ from common.models import AuditEvent
 from common.realms import REALMS
 
 
-class AuditEventSerializer(serializers.Serializer):
+class OutputSerializer(serializers.Serializer):
+    """A serializer for responses whose plain fields are copied shallowly for each instance.
+
+    DRF deep-copies every declared field per serializer instance, which re-runs each field's
+    `__init__`: the largest cost of `GET /users/me` after the database. A field used only to
+    represent keeps no state but what `bind()` sets on its own copy, so a shallow copy is enough.
+    Nested serializers are still deep-copied.
+    """
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return {
+            name: copy.deepcopy(field) if isinstance(field, serializers.BaseSerializer) else copy.copy(field)
+            for name, field in self._declared_fields.items()
+        }
+
+
+class AuditEventSerializer(OutputSerializer):
     id = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     event = serializers.ChoiceField(choices=AuditEvent.EVENTS)

@@ -9,7 +9,9 @@ from common.metrics import metrics_view
 from common.urls import api_path
 from common.views import media as media_view
 
-urlpatterns = [
+urlpatterns = [  # the API first: URLs are resolved in order, and the API is the hot path
+    re_path("", include("accounts.urls")),
+    re_path("", include("admins.urls")),
     re_path(r"^django-admin/", admin.site.urls),
     api_path("health", HealthApi.as_view(), name="health"),
     api_path(
@@ -18,8 +20,6 @@ urlpatterns = [
     # The split view loads its start script from a URL, so /docs needs no inline script (CSP).
     api_path("metrics", metrics_view, name="metrics"),
     api_path("docs", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
-    re_path("", include("accounts.urls")),
-    re_path("", include("admins.urls")),
 ]
 
 if settings.SERVE_MEDIA:

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from common.models import AbstractAccount
+from common.serializers import OutputSerializer
 from tokens.models import ABILITIES
 
 
@@ -54,7 +55,7 @@ class PasswordChangeSerializer(serializers.Serializer):
         return value
 
 
-class TokenPairSerializer(serializers.Serializer):
+class TokenPairSerializer(OutputSerializer):
     access_token = serializers.CharField()
     token_type = serializers.CharField()
     expires_in = serializers.IntegerField()
@@ -62,7 +63,7 @@ class TokenPairSerializer(serializers.Serializer):
     refresh_expires_in = serializers.IntegerField()
 
 
-class PersonalAccessTokenSerializer(serializers.Serializer):
+class PersonalAccessTokenSerializer(OutputSerializer):
     id = serializers.IntegerField(read_only=True)
     name = serializers.CharField(read_only=True)
     abilities = serializers.ListField(child=serializers.ChoiceField(choices=ABILITIES), read_only=True)
@@ -87,7 +88,7 @@ class CreatePersonalAccessTokenSerializer(serializers.Serializer):
     )
 
 
-class SessionSerializer(serializers.Serializer):
+class SessionSerializer(OutputSerializer):
     id = serializers.IntegerField(read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
     last_seen_at = serializers.DateTimeField(read_only=True)
@@ -113,7 +114,7 @@ class OneTimeTokenSerializer(serializers.Serializer):
     token = serializers.CharField(max_length=512)
 
 
-class MfaChallengeSerializer(serializers.Serializer):
+class MfaChallengeSerializer(OutputSerializer):
     mfa_required = serializers.BooleanField(help_text="Always true: send a code to .../auth/mfa/verify.")
     mfa_token = serializers.CharField()
     methods = serializers.ListField(child=serializers.ChoiceField(choices=["totp", "recovery_code"]))
@@ -133,16 +134,16 @@ class CurrentPasswordSerializer(serializers.Serializer):
     current_password = PasswordField()
 
 
-class MfaStatusSerializer(serializers.Serializer):
+class MfaStatusSerializer(OutputSerializer):
     totp_enabled = serializers.BooleanField()
     recovery_codes_remaining = serializers.IntegerField()
 
 
-class TotpEnrolmentSerializer(serializers.Serializer):
+class TotpEnrolmentSerializer(OutputSerializer):
     secret = serializers.CharField(help_text="Base32; shown only now.")
     otpauth_url = serializers.CharField()
     qr_svg = serializers.CharField(help_text="The otpauth URL as a QR code (SVG).")
 
 
-class RecoveryCodesSerializer(serializers.Serializer):
+class RecoveryCodesSerializer(OutputSerializer):
     recovery_codes = serializers.ListField(child=serializers.CharField(), help_text="Shown only now; each works once.")
