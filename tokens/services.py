@@ -130,8 +130,9 @@ def login(*, realm: Realm, identifier: str, password: str, request: HttpRequest)
     account = verify_credentials(realm=realm, identifier=identifier, password=password)
     if account.mfa_enabled:
         return mfa.challenge(account, request)
-    record_login(account)
-    return open_session(account, request)
+    with transaction.atomic():  # one commit for the success, its audit event and the new session
+        record_login(account)
+        return open_session(account, request)
 
 
 def check_second_factor(account: AbstractAccount, code: str) -> None:
@@ -151,9 +152,10 @@ def verify_mfa(*, realm: Realm, mfa_token: str, code: str, request: HttpRequest)
     """
     challenge, account = mfa.open_challenge(realm, mfa_token)
     check_second_factor(account, code)
-    mfa.close_challenge(challenge)
-    record_login(account, method="mfa")
-    return open_session(account, request)
+    with transaction.atomic():
+        mfa.close_challenge(challenge)
+        record_login(account, method="mfa")
+        return open_session(account, request)
 
 
 # --- Sessions and token pairs ------------------------------------------------------

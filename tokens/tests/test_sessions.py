@@ -208,3 +208,21 @@ def test_a_session_revoked_through_one_server_is_refused_at_once_by_another():
         status, answer = http("GET", f"{second}/users/me", headers=victim)
         assert status == 401 and answer["error"]["code"] == "INVALID_TOKEN"
         assert http("GET", f"{second}/users/me", headers=caller)[0] == 200
+
+
+def test_a_login_that_cannot_open_its_session_records_no_success(realm_case, monkeypatch):
+    from common.models import AuditEvent
+    from common.realms import REALMS
+    from tokens import services
+
+    account = realm_case.make()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(services, "new_session", broken)
+    with pytest.raises(RuntimeError):
+        services.login(realm=REALMS[realm_case.name], identifier=account.username, password=PASSWORD, request=None)
+    account.refresh_from_db()
+    assert account.last_login_at is None
+    assert not AuditEvent.objects.filter(event="login.succeeded").exists()
