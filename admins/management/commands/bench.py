@@ -114,6 +114,13 @@ class Command(BaseCommand):
                 ("GET /users/me (JWT)", f"{url}/users/me", jwt),
                 ("GET /users/me (PAT)", f"{url}/users/me", pat),
             ]
+            # Login and its baseline first, side by side, before any load has stirred the machine.
+            login = json.dumps({"username": "bench-user", "password": PASSWORD}).encode()
+            login_p50 = single_client_p50(
+                f"{url}/auth/login", count=5 if smoke else 30, method="POST", body=login,
+                headers={"Content-Type": "application/json"},
+            )  # fmt: skip
+            argon2 = _argon2_verify_ms()
             for _, target, headers in targets:  # warm every worker and connection up first
                 wrk(target, seconds=1, headers=headers)
             rounds = 1 if smoke else 2  # interleaved, so a slow moment of the machine hits every target
@@ -123,12 +130,6 @@ class Command(BaseCommand):
                     results[name].append(wrk(target, seconds=seconds, headers=headers))
             rows = [(name, _mean(runs)) for name, runs in results.items()]
             rss = _worker_rss_mb()
-            login = json.dumps({"username": "bench-user", "password": PASSWORD}).encode()
-            login_p50 = single_client_p50(
-                f"{url}/auth/login", count=5 if smoke else 30, method="POST", body=login,
-                headers={"Content-Type": "application/json"},
-            )  # fmt: skip
-            argon2 = _argon2_verify_ms()
         # Each size alike: analysed, then a fresh server with one client and nothing else running.
         lists = {f"{small:,}": self._admin_list(workers, env, admin_jwt, count=3 if smoke else 41)}
         if large and not smoke:
