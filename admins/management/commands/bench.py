@@ -206,6 +206,9 @@ class Command(BaseCommand):
             "# Benchmarks",
             "",
             "Written by `make bench` (`python manage.py bench`); the budgets are those of the performance issue.",
+            "Its budget against the FastAPI service this one replaces is not measured: that service is not",
+            "available here. Single runs on a 2-core machine vary by up to 20 % (wrk, PostgreSQL and gunicorn",
+            "share the cores).",
             "",
             f"- commit {commit}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
             f"- {os.cpu_count()} CPU ({cpu}), Python {platform.python_version()}, Django {django.get_version()}, "
