@@ -29,9 +29,12 @@ _PROBEABLE = re.compile(r"[^\W_]{3}")  # pg_trgm needs three word characters to 
 def contains(alias: str, table: str, column: str, term: str) -> Q:
     """`column__icontains=term`, with the index probed by the term's rare part when it has one."""
     shares = _trigram_shares(alias, table, int(time.monotonic() // SAMPLE_TTL)).get(column, {})
-    probe = rare_part(term.upper(), shares)
-    if probe is None:
+    upper = term.upper()
+    part = rare_part(upper, shares) if len(upper) == len(term) else None  # "ß".upper() is "SS"
+    if part is None:
         return Q(**{f"{column}__icontains": term})
+    start = upper.index(part)
+    probe = term[start : start + len(part)]  # the term's own characters: the database upper-cases both sides
     whole = GreaterThan(StrIndex(Upper(column), Upper(Value(term))), 0)
     return Q(**{f"{column}__icontains": probe}) & Q(whole)
 
