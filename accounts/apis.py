@@ -43,9 +43,8 @@ class RegisterApi(RealmApi):
     def post(self, request: Request) -> Response:
         ratelimit.enforce(request, group=self.realm.register_rate_group, rate=settings.REGISTER_RATE)
         limit_avatar_uploads(request, self.realm.name, None)
-        serializer = RegisterSerializer(data=request.data, context={"model": self.realm.model})
-        serializer.is_valid(raise_exception=True)
-        account = services.register(realm=self.realm, data=serializer.validated_data, request=request)
+        data = self.validated(RegisterSerializer, context={"model": self.realm.model})
+        account = services.register(realm=self.realm, data=data, request=request)
         return ok(
             AccountSerializer(account, context=self.context()).data, f"{self.realm.title} registered successfully", 201
         )
@@ -77,9 +76,8 @@ class MeApi(RealmApi):
     def put(self, request: Request) -> Response:
         # PUT is a partial update too (docs/api.md §6): unspecified fields keep their value.
         limit_avatar_uploads(request, self.realm.name, request.user.pk)
-        serializer = AccountFieldsSerializer(data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        account = services.update_profile(account=request.user, data=serializer.validated_data, request=request)
+        data = self.validated(AccountFieldsSerializer, partial=True)
+        account = services.update_profile(account=request.user, data=data, request=request)
         return ok(AccountSerializer(account, context=self.context()).data, "Profile updated")
 
     patch = put
@@ -108,9 +106,8 @@ class VerifyEmailApi(PublicApi):
         auth=[],
     )
     def post(self, request: Request) -> Response:
-        serializer = OneTimeTokenSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        account = services.verify_email(realm=self.realm, token=serializer.validated_data["token"])
+        data = self.validated(OneTimeTokenSerializer)
+        account = services.verify_email(realm=self.realm, token=data["token"])
         return ok(AccountSerializer(account, context=self.context()).data, "Email address verified")
 
 

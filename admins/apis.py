@@ -87,11 +87,8 @@ class UserDetailApi(AdminApi):
     )
     def put(self, request: Request, user_id: str) -> Response:
         user = services.get_user(int(user_id))
-        serializer = ManagedUserUpdateSerializer(data=request.data, partial=True, context={"user": user})
-        serializer.is_valid(raise_exception=True)
-        return self.managed(
-            services.update_account(account=user, data=serializer.validated_data, request=request), "User updated"
-        )
+        data = self.validated(ManagedUserUpdateSerializer, partial=True, context={"user": user})
+        return self.managed(services.update_account(account=user, data=data, request=request), "User updated")
 
     patch = put
 

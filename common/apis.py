@@ -33,6 +33,12 @@ class RealmApi(APIView):
     def form_instance(self) -> Any:
         return None
 
+    def validated(self, serializer_class: type[Serializer], **kwargs: Any) -> dict[str, Any]:
+        """The request body validated by `serializer_class`; 400 VALIDATION_ERROR otherwise."""
+        serializer = serializer_class(data=self.request.data, **kwargs)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
     def context(self, **extra: Any) -> dict[str, Any]:
         return {"request": self.request, **extra}
 

@@ -55,12 +55,11 @@ class LoginApi(PublicApi):
     )
     def post(self, request: Request) -> Response:
         services.spend_login_attempt(request, self.realm)
-        serializer = LoginSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = self.validated(LoginSerializer)
         result = services.login(
             realm=self.realm,
-            identifier=serializer.validated_data["username"],
-            password=serializer.validated_data["password"],
+            identifier=data["username"],
+            password=data["password"],
             request=request,
         )
         message = "Multi-factor authentication required" if "mfa_token" in result else "Login successful"
@@ -79,9 +78,8 @@ class MfaVerifyApi(PublicApi):
     )
     def post(self, request: Request) -> Response:
         services.spend_login_attempt(request, self.realm)
-        serializer = MfaVerifySerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        pair = services.verify_mfa(realm=self.realm, request=request, **serializer.validated_data)
+        data = self.validated(MfaVerifySerializer)
+        pair = services.verify_mfa(realm=self.realm, request=request, **data)
         return ok(pair, "Login successful", secret=True)
 
 
@@ -114,9 +112,8 @@ class MfaTotpApi(RealmApi):
         errors=(400, 401, 403, 409, 423),
     )
     def delete(self, request: Request) -> Response:
-        serializer = CurrentPasswordSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        services.check_current_password(request.user, serializer.validated_data["current_password"])
+        data = self.validated(CurrentPasswordSerializer)
+        services.check_current_password(request.user, data["current_password"])
         if not request.user.mfa_enabled:
             raise Conflict("Multi-factor authentication is not enabled")
         mfa.disable(request.user)
@@ -135,9 +132,8 @@ class MfaConfirmApi(RealmApi):
         errors=(400, 401, 403, 409),
     )
     def post(self, request: Request) -> Response:
-        serializer = MfaCodeSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        codes = mfa.confirm_totp(request.user, serializer.validated_data["code"])
+        data = self.validated(MfaCodeSerializer)
+        codes = mfa.confirm_totp(request.user, data["code"])
         return ok({"recovery_codes": codes}, "Multi-factor authentication enabled", secret=True)
 
 
@@ -153,9 +149,8 @@ class RecoveryCodesApi(RealmApi):
         errors=(400, 401, 403, 409, 423),
     )
     def post(self, request: Request) -> Response:
-        serializer = CurrentPasswordSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        services.check_current_password(request.user, serializer.validated_data["current_password"])
+        data = self.validated(CurrentPasswordSerializer)
+        services.check_current_password(request.user, data["current_password"])
         codes = mfa.regenerate_recovery_codes(request.user)
         return ok({"recovery_codes": codes}, "Recovery codes regenerated", secret=True)
 
@@ -171,9 +166,8 @@ class RefreshApi(PublicApi):
         auth=[],
     )
     def post(self, request: Request) -> Response:
-        serializer = RefreshSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        pair = services.refresh(realm=self.realm, raw_refresh=serializer.validated_data["refresh_token"])
+        data = self.validated(RefreshSerializer)
+        pair = services.refresh(realm=self.realm, raw_refresh=data["refresh_token"])
         return ok(pair, "Token refreshed", secret=True)
 
 
@@ -188,9 +182,7 @@ class ForgotPasswordApi(PublicApi):
         auth=[],
     )
     def post(self, request: Request) -> Response:
-        serializer = ForgotPasswordSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        email = serializer.validated_data["email"]
+        email = self.validated(ForgotPasswordSerializer)["email"]
         services.spend_email_budget(request, self.realm, purpose="forgot", address=email)
         services.forgot_password(realm=self.realm, email=email, request=request)
         return ok(None, "If an account has this address, a reset link is on its way")
@@ -207,9 +199,8 @@ class ResetPasswordApi(PublicApi):
         auth=[],
     )
     def post(self, request: Request) -> Response:
-        serializer = ResetPasswordSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        services.reset_password(realm=self.realm, **serializer.validated_data)
+        data = self.validated(ResetPasswordSerializer)
+        services.reset_password(realm=self.realm, **data)
         return ok(None, "Password has been reset")
 
 
@@ -219,12 +210,11 @@ class LogoutApi(RealmApi):
 
     @api_doc(summary="Log out this session", request=LogoutSerializer, responses={200: None}, errors=(400, 401, 403))
     def post(self, request: Request) -> Response:
-        serializer = LogoutSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = self.validated(LogoutSerializer)
         services.logout(
             account=request.user,
             session_id=request.auth.session_id,
-            raw_refresh=serializer.validated_data.get("refresh_token"),
+            raw_refresh=data.get("refresh_token"),
         )
         return ok(None, "Logged out")
 
@@ -241,9 +231,8 @@ class LogoutAllApi(RealmApi):
         errors=(400, 401, 403),
     )
     def post(self, request: Request) -> Response:
-        serializer = LogoutAllSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        keep = request.auth.session_id if serializer.validated_data["keep_current"] else None
+        data = self.validated(LogoutAllSerializer)
+        keep = request.auth.session_id if data["keep_current"] else None
         services.logout_everywhere(account=request.user, keep_session_id=keep)
         return ok(None, "Logged out everywhere")
 
@@ -259,12 +248,9 @@ class PasswordApi(RealmApi):
         errors=(400, 401, 403, 415, 423),
     )
     def post(self, request: Request) -> Response:
-        serializer = PasswordChangeSerializer(data=request.data, context={"account": request.user})
-        serializer.is_valid(raise_exception=True)
-        services.check_current_password(request.user, serializer.validated_data["current_password"])
-        pair = services.change_password(
-            account=request.user, new_password=serializer.validated_data["new_password"], request=request
-        )
+        data = self.validated(PasswordChangeSerializer, context={"account": request.user})
+        services.check_current_password(request.user, data["current_password"])
+        pair = services.change_password(account=request.user, new_password=data["new_password"], request=request)
         return ok(pair, "Password changed", secret=True)
 
 
@@ -293,9 +279,8 @@ class TokenListApi(RealmApi):
         errors=(400, 401, 403, 415),
     )
     def post(self, request: Request) -> Response:
-        serializer = CreatePersonalAccessTokenSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        token, secret = services.create_pat(account=request.user, **serializer.validated_data)
+        data = self.validated(CreatePersonalAccessTokenSerializer)
+        token, secret = services.create_pat(account=request.user, **data)
         token.token = secret
         return ok(NewPersonalAccessTokenSerializer(token).data, "Token created", 201, secret=True)
 
