@@ -135,5 +135,5 @@ class SecurityEventsApi(RealmApi):
     )
     def get(self, request: Request) -> Response:
         events = AuditEvent.objects.about(self.realm.name, request.user.pk).newest_first()
-        page = paginate(events, request.query_params, lambda items: AuditEventSerializer(items, many=True).data)
+        page = paginate(events, request.query_params, AuditEventSerializer)
         return ok(page, "Security events retrieved")

@@ -272,8 +272,21 @@ class LoginSessionAdmin(CredentialAdmin):
     readonly_fields = ("user", "admin", "refresh_jti", "created_at", "refreshed_at", "ip_address", "user_agent")
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Shown, never added, changed or deleted from the site (superusers included)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(OutboxEmail)
-class OutboxEmailAdmin(admin.ModelAdmin):
+class OutboxEmailAdmin(ReadOnlyAdmin):
     """The outbox, read-only: who, what, how delivery went (never the bodies: they hold one-time links)."""
 
     list_display = ("id", "to", "subject", "status", "attempts", "last_error", "created_at", "sent_at")
@@ -282,18 +295,9 @@ class OutboxEmailAdmin(admin.ModelAdmin):
     fields = ("to", "subject", "status", "attempts", "last_error", "next_attempt_at", "created_at", "sent_at")
     readonly_fields = fields
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     """The audit trail, read-only for everyone (superusers included)."""
 
     list_display = ("created_at", "event", "realm", "account_id", "actor_realm", "actor_id", "ip_address", "request_id")
@@ -301,12 +305,3 @@ class AuditEventAdmin(admin.ModelAdmin):
     search_fields = ("=account_id", "=ip_address", "=request_id")
     date_hierarchy = "created_at"
     readonly_fields = [field.name for field in AuditEvent._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -57,7 +57,8 @@ class UserListApi(AdminApi):
         page = paginate(
             users,
             request.query_params,
-            lambda items: ManagedAccountSerializer(items, many=True, context=self.context()).data,
+            ManagedAccountSerializer,
+            context=self.context(),
             selective=bool(params.validated_data.get("search")),
         )
         return ok(page, "Users retrieved")
@@ -127,7 +128,7 @@ class UserSessionsApi(AdminApi):
     )
     def get(self, request: Request, user_id: str) -> Response:
         sessions = credentials.live_sessions(services.get_user(int(user_id)))
-        page = paginate(sessions, request.query_params, lambda items: SessionSerializer(items, many=True).data)
+        page = paginate(sessions, request.query_params, SessionSerializer)
         return ok(page, "Sessions retrieved")
 
     @api_doc(summary="End all of a user's sessions", responses={200: None}, errors=(401, 403, 404), tags=TAGS)
@@ -146,9 +147,7 @@ class UserTokensApi(AdminApi):
     )
     def get(self, request: Request, user_id: str) -> Response:
         tokens = credentials.list_pats(services.get_user(int(user_id)))
-        page = paginate(
-            tokens, request.query_params, lambda items: PersonalAccessTokenSerializer(items, many=True).data
-        )
+        page = paginate(tokens, request.query_params, PersonalAccessTokenSerializer)
         return ok(page, "Tokens retrieved")
 
 
@@ -192,5 +191,5 @@ class AuditApi(AdminApi):
         filters = AuditFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         events = AuditEvent.objects.matching(**filters.validated_data)
-        page = paginate(events, request.query_params, lambda items: AuditEventSerializer(items, many=True).data)
+        page = paginate(events, request.query_params, AuditEventSerializer)
         return ok(page, "Audit events retrieved")

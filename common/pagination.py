@@ -9,7 +9,6 @@ of rows would cost more than the page itself).
 import base64
 import json
 import math
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -32,9 +31,15 @@ class PageParams(serializers.Serializer):
 
 
 def paginate(
-    queryset: QuerySet, query_params: Any, serialize: Callable[[list], list], *, selective: bool = False
+    queryset: QuerySet,
+    query_params: Any,
+    serializer: type[serializers.Serializer],
+    *,
+    context: dict[str, Any] | None = None,
+    selective: bool = False,
 ) -> dict[str, Any]:
-    """Slice `queryset` by `page`/`page_size` (or `cursor`) and return the page dict; 400 on bad values.
+    """Slice `queryset` by `page`/`page_size` (or `cursor`), shape the items with `serializer`, and
+    return the page dict; 400 on bad values.
 
     `selective`: the filter is expected to match few rows (a search), so on PostgreSQL the count
     and the page come from one pass over the matches (see `_one_pass`).
@@ -42,6 +47,10 @@ def paginate(
     keys = ("page", "page_size", "cursor")
     params = PageParams(data={k: query_params[k] for k in keys if k in query_params})
     params.is_valid(raise_exception=True)
+
+    def serialize(items: list) -> list:
+        return serializer(items, many=True, context=context or {}).data
+
     page_size = min(params.validated_data["page_size"], MAX_PAGE_SIZE)
     page = params.validated_data["page"]
     offset = (page - 1) * page_size

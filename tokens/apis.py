@@ -265,11 +265,7 @@ class TokenListApi(RealmApi):
         parameters=PAGE_PARAMETERS,
     )
     def get(self, request: Request) -> Response:
-        page = paginate(
-            services.list_pats(request.user),
-            request.query_params,
-            lambda items: PersonalAccessTokenSerializer(items, many=True).data,
-        )
+        page = paginate(services.list_pats(request.user), request.query_params, PersonalAccessTokenSerializer)
         return ok(page, "Tokens retrieved")
 
     @api_doc(
@@ -305,11 +301,7 @@ class SessionListApi(RealmApi):
     )
     def get(self, request: Request) -> Response:
         context = {"current_session_id": request.auth.session_id}
-        page = paginate(
-            services.live_sessions(request.user),
-            request.query_params,
-            lambda items: SessionSerializer(items, many=True, context=context).data,
-        )
+        page = paginate(services.live_sessions(request.user), request.query_params, SessionSerializer, context=context)
         return ok(page, "Sessions retrieved")
 
 
