@@ -52,48 +52,56 @@ def paginate(
         return serializer(items, many=True, context=context or {}).data
 
     page_size = min(params.validated_data["page_size"], MAX_PAGE_SIZE)
-    page = params.validated_data["page"]
-    offset = (page - 1) * page_size
-    found = None
-    if selective and "cursor" not in params.validated_data:
-        found = _one_pass(queryset, offset, page_size)
-    total = found[0] if found else count(queryset)
-    pages = math.ceil(total / page_size) if total else 0
     if "cursor" in params.validated_data:
         cursor = params.validated_data["cursor"]
+        total = count(queryset)
         items = list((after_cursor(queryset, cursor) if cursor else queryset)[: page_size + 1])
         more, items = len(items) > page_size, items[:page_size]
         next_cursor = encode_cursor(_position(queryset, items[-1])) if more else None
-        page_dict = {"items": serialize(items), "page": None, "page_size": page_size, "total": total, "pages": pages}
-        return {**page_dict, "next_cursor": next_cursor}
-    if found is None:
-        found = total, list(queryset[offset : offset + page_size]) if offset < total else []
-    return {"items": serialize(found[1]), "page": page, "page_size": page_size, "total": total, "pages": pages}
+        return {**_page(serialize(items), None, page_size, total), "next_cursor": next_cursor}
+    page = params.validated_data["page"]
+    offset = (page - 1) * page_size
+    total, items = _one_pass(queryset, offset, page_size) if selective else (count(queryset), None)
+    if items is None:
+        items = list(queryset[offset : offset + page_size]) if offset < total else []
+    return _page(serialize(items), page, page_size, total)
+
+
+def _page(items: list, page: int | None, page_size: int, total: int) -> dict[str, Any]:
+    return {"items": items, "page": page, "page_size": page_size, "total": total, "pages": math.ceil(total / page_size)}
 
 
 def count(queryset: QuerySet) -> int:
-    """Exact up to COUNT_EXACT_UP_TO (a count that stops there: one cheap query); above, on
-    PostgreSQL, the planner's estimate, since counting millions of rows costs more than the page."""
-    ids = queryset.order_by().values("pk")
-    exact = ids[: COUNT_EXACT_UP_TO + 1].count()
+    """Exact up to COUNT_EXACT_UP_TO (a count that stops there: one cheap query); above, see
+    `_count_above_cap`."""
+    exact = queryset.order_by().values("pk")[: COUNT_EXACT_UP_TO + 1].count()
+    return exact if exact <= COUNT_EXACT_UP_TO else _count_above_cap(queryset)
+
+
+def _count_above_cap(queryset: QuerySet) -> int:
+    """More than COUNT_EXACT_UP_TO rows match: on PostgreSQL the planner's estimate (counting
+    millions of rows costs more than the page), elsewhere the exact count."""
     connection = connections[queryset.db]
-    if exact <= COUNT_EXACT_UP_TO or connection.vendor != "postgresql":
-        return exact if exact <= COUNT_EXACT_UP_TO else queryset.count()
-    sql, params = ids.query.sql_with_params()
+    if connection.vendor != "postgresql":
+        return queryset.count()
+    sql, params = queryset.order_by().values("pk").query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
         estimate = int(cursor.fetchone()[0][0]["Plan"]["Plan Rows"])
-    return max(estimate, exact)
+    return max(estimate, COUNT_EXACT_UP_TO + 1)
 
 
-def _one_pass(queryset: QuerySet, offset: int, limit: int) -> tuple[int, list] | None:
-    """PostgreSQL: the exact count and the page, when at most COUNT_EXACT_UP_TO rows match, from one
-    pass over them (one statement gives the count and the page's ids in order, a second fetches
-    those rows by primary key), rather than running the search once to count and again for the
-    page. None when more rows match, or on other databases."""
+def _one_pass(queryset: QuerySet, offset: int, limit: int) -> tuple[int, list | None]:
+    """The count and the page from one pass over the matches, for filters that match few rows.
+
+    On PostgreSQL, when at most COUNT_EXACT_UP_TO rows match, one statement gives the exact count
+    and the page's ids in order, and a second fetches those rows by primary key, rather than
+    running the filter once to count and again for the page. Otherwise (count, None): the caller
+    fetches the page itself.
+    """
     connection = connections[queryset.db]
     if connection.vendor != "postgresql":
-        return None
+        return count(queryset), None
     field, descending = _ordering(queryset)
     cap = COUNT_EXACT_UP_TO + 1
     by_pk = field in ("id", "pk")
@@ -108,7 +116,7 @@ def _one_pass(queryset: QuerySet, offset: int, limit: int) -> tuple[int, list] |
         )
         total, ids = cursor.fetchone()
     if total > COUNT_EXACT_UP_TO:
-        return None
+        return _count_above_cap(queryset), None
     rows = queryset.model._base_manager.using(queryset.db).in_bulk(ids or [])
     return total, [rows[pk] for pk in ids or []]
 

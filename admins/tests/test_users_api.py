@@ -3,10 +3,11 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from accounts.models import User
-from common import search
+from common import pagination, search
 from common.testing import assert_error, assert_ok, bearer
 from common.tests.factories import PASSWORD, UserFactory
 from tokens.tests.factories import PersonalAccessTokenFactory
@@ -309,6 +310,15 @@ class TestSearchPages:
             (7, 3, 1),
             (7, 3, 0),
         ]
+
+    def test_a_search_matching_more_than_the_exact_count_still_pages(self, api_client, auth, monkeypatch):
+        monkeypatch.setattr(pagination, "COUNT_EXACT_UP_TO", 3)
+        for name in ["kilo", "alpha", "mike", "bravo", "zulu", "echo", "lima"]:
+            UserFactory(username=f"find{name}")
+        expected = list(User.objects.listing(search="FIND", ordering="username").values_list("username", flat=True))
+        page = listing(api_client, auth, search="FIND", ordering="username", page_size=3, page=2)
+        assert [u["username"] for u in page["items"]] == expected[3:6]
+        assert page["total"] >= 4 if connection.vendor == "postgresql" else page["total"] == 7
 
     def test_a_huge_page_of_a_search_is_past_the_end(self, api_client, auth):
         UserFactory(username="findme")
