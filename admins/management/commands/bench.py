@@ -70,17 +70,18 @@ def _percentile(out: str, label: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 
 
-def single_client_p50(url: str, *, count: int, method: str = "GET", body: bytes | None = None, headers=None) -> float:
-    """Median latency of one client making `count` sequential requests (ms), after two warm-up requests."""
-    timings = []
-    for i in range(count + 2):
-        request = urlrequest.Request(url, data=body, method=method, headers=headers or {})
-        started = time.perf_counter()
-        with urlrequest.urlopen(request, timeout=30) as response:
-            response.read()
-        if i >= 2:
-            timings.append((time.perf_counter() - started) * 1000)
-    return statistics.median(timings)
+def _timed(url: str, *, method: str = "GET", body: bytes | None = None, headers=None) -> tuple[float, bytes]:
+    """One request: its latency (ms) and its body."""
+    request = urlrequest.Request(url, data=body, method=method, headers=headers or {})
+    started = time.perf_counter()
+    with urlrequest.urlopen(request, timeout=30) as response:
+        content = response.read()
+    return (time.perf_counter() - started) * 1000, content
+
+
+def single_client_p50(url: str, *, count: int, headers=None) -> float:
+    """Median latency of one client making `count` sequential GETs (ms), after two warm-up requests."""
+    return statistics.median([_timed(url, headers=headers)[0] for _ in range(count + 2)][2:])
 
 
 class Command(BaseCommand):
@@ -248,20 +249,11 @@ def _login_and_argon2(url: str, *, count: int) -> tuple[float, float]:
     requests alternating so that both meet the same moments of the machine."""
     body = json.dumps({"username": "bench-user", "password": PASSWORD}).encode()
     logins, verifies = [], []
-    for i in range(count + 2):
-        request = urlrequest.Request(
-            f"{url}/auth/login", data=body, method="POST", headers={"Content-Type": "application/json"}
-        )
-        started = time.perf_counter()
-        with urlrequest.urlopen(request, timeout=30) as response:
-            response.read()
-        elapsed = (time.perf_counter() - started) * 1000
-        with urlrequest.urlopen(f"{url}/_bench/argon2", timeout=30) as response:
-            verify = json.loads(response.read())["data"]["ms"]
-        if i >= 2:
-            logins.append(elapsed)
-            verifies.append(verify)
-    return statistics.median(logins), statistics.median(verifies)
+    for _ in range(count + 2):
+        headers = {"Content-Type": "application/json"}
+        logins.append(_timed(f"{url}/auth/login", method="POST", body=body, headers=headers)[0])
+        verifies.append(json.loads(_timed(f"{url}/_bench/argon2")[1])["data"]["ms"])
+    return statistics.median(logins[2:]), statistics.median(verifies[2:])
 
 
 def _argon2_verify_ms() -> float:
