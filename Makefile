@@ -5,7 +5,7 @@ PYTHON ?= python3
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test fuzz lint format bench bench-smoke clean
+.PHONY: install run test fuzz lint format bench bench-smoke bench-avatars clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ format: install
 bench: install
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py bench $(BENCH_ARGS)
+
+# The avatar pipeline's worst case: CPU and peak memory per hostile image, each in a fresh process.
+bench-avatars: install
+	$(PY) bench/avatars.py
 
 # A few seconds per scenario, no PASS/FAIL: keeps the benchmark from rotting (run by .ci/run).
 bench-smoke: install

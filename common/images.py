@@ -22,6 +22,13 @@ logger = logging.getLogger(__name__)
 FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 AVATAR_DIR = "avatars"
 MAX_SIDE = 1024  # stored avatars are at most this many pixels on their longer side
+# Decoded pixels per format, so that the worst accepted image stays within the budget of
+# docs/operations.md (1 s of CPU, 150 MB above an idle worker; `make bench-avatars` measures it).
+# A baseline JPEG decodes at 1/8 scale (draft), so it may use the contract's full 40 MP; a
+# progressive JPEG keeps every coefficient of the full image in memory (2 bytes each) and
+# walks them once per scan; PNG and WebP decode at full size (lossless WebP is the slowest).
+PIXEL_CAPS = {"JPEG": 40_000_000, "PROGRESSIVE_JPEG": 16_000_000, "PNG": 12_000_000, "WEBP": 6_000_000}
+MAX_JPEG_SCANS = 16  # libjpeg's own progressive scripts use 6 (grey) to 10 (colour) scans
 
 
 def _invalid(message: str) -> ValidationFailed:
@@ -44,8 +51,49 @@ def _trailing_data(data: bytes, fmt: str) -> bool:
     return not data.rstrip(b"\x00").endswith(b"\xff\xd9")
 
 
+def jpeg_scans(data: bytes) -> int:
+    """The number of scans (SOS segments) of a JPEG, counted by walking its segments without
+    decoding: each progressive scan costs a pass over the whole image, so a file of thousands of
+    tiny scans would take a worker minutes."""
+    scans, offset, size = 0, 2, len(data)
+    while offset + 4 <= size:
+        if data[offset] != 0xFF:
+            offset = data.find(b"\xff", offset)
+            if offset < 0:
+                break
+            continue
+        marker = data[offset + 1]
+        if marker == 0xFF or 0xD0 <= marker <= 0xD7 or marker in (0x00, 0x01):  # fill, RSTn, stuffing, TEM
+            offset += 2 if marker != 0xFF else 1
+            continue
+        if marker == 0xD9:  # EOI
+            break
+        (length,) = struct.unpack(">H", data[offset + 2 : offset + 4])
+        offset += 2 + length
+        if marker == 0xDA:  # SOS: the entropy-coded data runs to the next marker
+            scans += 1
+            if scans > MAX_JPEG_SCANS:
+                break
+            while True:
+                offset = data.find(b"\xff", offset)
+                if offset < 0 or offset + 1 >= size:
+                    return scans
+                following = data[offset + 1]
+                if following == 0x00 or 0xD0 <= following <= 0xD7:
+                    offset += 2
+                    continue
+                break
+    return scans
+
+
+def _pixel_cap(probe: Image.Image) -> int:
+    fmt = probe.format
+    if fmt == "JPEG" and probe.info.get("progressive"):
+        fmt = "PROGRESSIVE_JPEG"
+    return min(PIXEL_CAPS[fmt], settings.MAX_AVATAR_PIXELS)
+
+
 def _decode(data: bytes) -> Image.Image:
-    max_pixels = settings.MAX_AVATAR_PIXELS
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -54,8 +102,13 @@ def _decode(data: bytes) -> Image.Image:
                 if fmt not in FORMATS:
                     raise _invalid("Avatar must be a JPEG, PNG or WebP image.")
                 width, height = probe.size
+                max_pixels = _pixel_cap(probe)
                 if width * height > max_pixels:
                     raise _invalid(f"Avatar must be at most {max_pixels // 1_000_000} megapixels.")
+                if fmt == "JPEG" and jpeg_scans(data) > MAX_JPEG_SCANS:
+                    raise _invalid(f"Avatar JPEG may have at most {MAX_JPEG_SCANS} scans.")
+                if getattr(probe, "n_frames", 1) > 1:
+                    raise _invalid("Avatar must be a still image, not an animation.")
                 probe.verify()
             if _trailing_data(data, fmt):
                 raise _invalid("Avatar has data after the end of the image.")
@@ -73,9 +126,11 @@ def _decode(data: bytes) -> Image.Image:
 
 
 def _encode(image: Image.Image) -> bytes:
-    """Re-encode from pixels only: EXIF, GPS, comments and appended bytes do not survive."""
+    """Re-encode from pixels only: EXIF, XMP, GPS, comments, ICC profiles, text chunks and
+    appended bytes do not survive (Pillow writes what `info` holds, so it is emptied)."""
     fmt = image.format
     image = ImageOps.exif_transpose(image)
+    image.info = {}
     out = io.BytesIO()
     if fmt == "JPEG":
         image.convert("RGB").save(out, "JPEG", quality=90, optimize=True)

@@ -1,0 +1,93 @@
+"""The hostile avatar corpus, made on the fly (never committed as binaries): used by the
+regression tests and by `make bench-avatars`, which measures each in a fresh process."""
+
+import io
+import zlib
+from collections.abc import Callable
+
+from PIL import Image
+
+from common import images
+
+
+def encode(image: Image.Image, fmt: str, **options) -> bytes:
+    out = io.BytesIO()
+    image.save(out, fmt, **options)
+    return out.getvalue()
+
+
+def jpeg_scan_bomb(side: int = 6320, scans: int = 20_000) -> bytes:
+    """A progressive greyscale JPEG whose last scan is repeated `scans` times (each one a pass
+    over every block of the image)."""
+    data = encode(Image.new("L", (side, side), 128), "JPEG", progressive=True, quality=30)
+    last = data.rfind(b"\xff\xda")
+    return data[:last] + data[last:-2] * scans + b"\xff\xd9"
+
+
+def square_at(cap: int) -> int:
+    return int(cap**0.5)
+
+
+def progressive_jpeg_at_cap() -> bytes:
+    side = square_at(images.PIXEL_CAPS["PROGRESSIVE_JPEG"])
+    return encode(Image.effect_noise((side, side), 60).convert("RGB"), "JPEG", progressive=True, subsampling=0)
+
+
+def progressive_jpeg_most_scans() -> bytes:
+    """At the pixel cap, with the last scan repeated up to the most scans allowed."""
+    side = square_at(images.PIXEL_CAPS["PROGRESSIVE_JPEG"])
+    data = encode(Image.effect_noise((side, side), 8).convert("RGB"), "JPEG", progressive=True, quality=40)
+    last = data.rfind(b"\xff\xda")
+    extra = images.MAX_JPEG_SCANS - images.jpeg_scans(data)
+    return data[:last] + data[last:-2] * (extra + 1) + b"\xff\xd9"
+
+
+def baseline_jpeg_at_cap() -> bytes:
+    side = square_at(images.PIXEL_CAPS["JPEG"])
+    return encode(Image.new("RGB", (side, side), "white"), "JPEG", quality=50)
+
+
+def lossless_webp(side: int) -> bytes:
+    return encode(Image.new("RGB", (side, side), "white"), "WEBP", lossless=True)
+
+
+def png_at_cap() -> bytes:
+    side = square_at(images.PIXEL_CAPS["PNG"])
+    return encode(Image.new("RGBA", (side, side), (0, 0, 0, 0)), "PNG")
+
+
+def apng() -> bytes:
+    frames = [Image.new("RGB", (64, 64), colour) for colour in ("red", "blue")]
+    return encode(frames[0], "PNG", save_all=True, append_images=frames[1:])
+
+
+def jpeg_with_comment(comment: bytes = b"GPS 48.8584N 2.2945E " * 3000) -> bytes:
+    return encode(Image.new("RGB", (64, 64), "red"), "JPEG", comment=comment[:65_000])
+
+
+def png_with_icc(profile: bytes = b"\x00" * 60_000) -> bytes:
+    return encode(Image.new("RGB", (64, 64), "red"), "PNG", icc_profile=profile)
+
+
+def png_text_chunk(text: bytes = b"owner at 48.8584N 2.2945E") -> bytes:
+    """A PNG with a compressed text chunk (zTXt) beside the pixels."""
+    data = encode(Image.new("RGB", (64, 64), "red"), "PNG")
+    body = b"Comment\x00\x00" + zlib.compress(text)
+    chunk = len(body).to_bytes(4, "big") + b"zTXt" + body + zlib.crc32(b"zTXt" + body).to_bytes(4, "big")
+    iend = data.rfind(b"\x00\x00\x00\x00IEND")
+    return data[:iend] + chunk + data[iend:]
+
+
+# name -> (maker, expected HTTP status of an upload)
+CORPUS: dict[str, tuple[Callable[[], bytes], int]] = {
+    "JPEG scan bomb 6320² × 20,000 scans": (jpeg_scan_bomb, 400),
+    "progressive JPEG at its cap (noise)": (progressive_jpeg_at_cap, 201),
+    "progressive JPEG at its cap, most scans": (progressive_jpeg_most_scans, 201),
+    "baseline JPEG at its cap": (baseline_jpeg_at_cap, 201),
+    "lossless WebP 6300² (1.6 KB)": (lambda: lossless_webp(6300), 400),
+    "lossless WebP at its cap": (lambda: lossless_webp(square_at(images.PIXEL_CAPS["WEBP"])), 201),
+    "PNG RGBA at its cap": (png_at_cap, 201),
+    "APNG": (apng, 400),
+    "JPEG with a 60 KB comment": (jpeg_with_comment, 201),
+    "PNG with a 60 KB ICC profile": (png_with_icc, 201),
+}
