@@ -80,11 +80,11 @@ def png_text_chunk(text: bytes = b"owner at 48.8584N 2.2945E") -> bytes:
 
 # name -> (maker, expected HTTP status of an upload)
 CORPUS: dict[str, tuple[Callable[[], bytes], int]] = {
-    "JPEG scan bomb 6320² × 20,000 scans": (jpeg_scan_bomb, 400),
+    "JPEG scan bomb 6320x6320, 20,000 scans": (jpeg_scan_bomb, 400),
     "progressive JPEG at its cap (noise)": (progressive_jpeg_at_cap, 201),
     "progressive JPEG at its cap, most scans": (progressive_jpeg_most_scans, 201),
     "baseline JPEG at its cap": (baseline_jpeg_at_cap, 201),
-    "lossless WebP 6300² (1.6 KB)": (lambda: lossless_webp(6300), 400),
+    "lossless WebP 6300x6300 (1.6 KB)": (lambda: lossless_webp(6300), 400),
     "lossless WebP at its cap": (lambda: lossless_webp(square_at(images.PIXEL_CAPS["WEBP"])), 201),
     "PNG RGBA at its cap": (png_at_cap, 201),
     "APNG": (apng, 400),
