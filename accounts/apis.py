@@ -8,15 +8,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts import services
-from accounts.serializers import AccountFieldsSerializer, AccountSerializer, RegisterSerializer
+from accounts.serializers import AccountSerializer, ProfileUpdateSerializer, RegisterSerializer
 from common import ratelimit
 from common.apis import PublicApi, RealmApi
 from common.envelope import ok
+from common.exceptions import ValidationFailed
 from common.models import AuditEvent
 from common.pagination import paginate
 from common.schema import PAGE_PARAMETERS, api_doc
 from common.serializers import AuditEventSerializer
 from tokens import services as credentials
+from tokens.permissions import require_login_session
 from tokens.serializers import OneTimeTokenSerializer
 
 
@@ -56,7 +58,7 @@ class OpenRegisterApi(RegisterApi):
 
 
 class MeApi(RealmApi):
-    form_serializers = {"PUT": AccountFieldsSerializer, "PATCH": AccountFieldsSerializer}
+    form_serializers = {"PUT": ProfileUpdateSerializer, "PATCH": ProfileUpdateSerializer}
     session_only = ("DELETE",)
     mfa_exempt = ("GET",)
 
@@ -69,15 +71,24 @@ class MeApi(RealmApi):
 
     @api_doc(
         summary="Update the profile (partial for PUT and PATCH)",
-        request=AccountFieldsSerializer,
+        request=ProfileUpdateSerializer,
         responses={200: AccountSerializer},
-        errors=(400, 401, 403, 409, 413, 415, 429),
+        errors=(400, 401, 403, 409, 413, 415, 423, 429),
+        description="A new `email` needs a login session (not a personal access token) and `current_password`; "
+        "it stays `pending_email` until the link mailed to it is followed.",
     )
     def put(self, request: Request) -> Response:
         # PUT is a partial update too (docs/api.md §6): unspecified fields keep their value.
         limit_avatar_uploads(request, self.realm.name, request.user.pk)
-        data = self.validated(AccountFieldsSerializer, partial=True)
-        account = services.update_profile(account=request.user, data=data, request=request)
+        data = self.validated(ProfileUpdateSerializer, partial=True)
+        account = request.user
+        if data.get("email", account.email) != account.email:
+            # A stolen token must not move the account to another mailbox (docs/api.md §11).
+            require_login_session(request)
+            if not data.get("current_password"):
+                raise ValidationFailed(details={"current_password": ["Required to change the email address."]})
+            credentials.check_current_password(account, data["current_password"])
+        account = services.update_profile(account=account, data=data, request=request, email_pending=True)
         return ok(AccountSerializer(account, context=self.context()).data, "Profile updated")
 
     patch = put

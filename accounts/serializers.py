@@ -32,6 +32,10 @@ class ProfileFieldsSerializer(serializers.Serializer):
     phone = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=16)
 
     def validate_email(self, value: str) -> str:
+        # A quoted local part ("demo1"@example.com) is valid mail syntax, but it would give one
+        # mailbox two spellings that the case-insensitive uniqueness cannot see.
+        if '"' in value or "\\" in value:
+            raise serializers.ValidationError("Enter a valid email address.")
         return value.lower()
 
     def validate_phone(self, value: str | None) -> str | None:
@@ -42,6 +46,12 @@ class AccountFieldsSerializer(ProfileFieldsSerializer):
     """Profile fields plus the avatar (multipart)."""
 
     avatar = serializers.FileField(required=False, allow_null=True, allow_empty_file=True, use_url=False)
+
+
+class ProfileUpdateSerializer(AccountFieldsSerializer):
+    """An account's own profile change: a new address needs the current password (docs/api.md §11)."""
+
+    current_password = PasswordField(required=False)
 
 
 class RegisterSerializer(AccountFieldsSerializer):
@@ -62,6 +72,7 @@ class AccountSerializer(OutputSerializer):
     name = serializers.CharField(read_only=True)
     email = serializers.EmailField(read_only=True)
     email_verified = serializers.BooleanField(read_only=True)
+    pending_email = serializers.EmailField(read_only=True, allow_null=True)
     phone = serializers.CharField(read_only=True, allow_null=True)
     avatar_url = serializers.SerializerMethodField()
     is_active = serializers.BooleanField(read_only=True)

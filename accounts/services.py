@@ -5,6 +5,7 @@ from typing import Any
 from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
+from django.utils import timezone
 
 from common import audit, mail
 from common.exceptions import Conflict, unique_conflict
@@ -59,40 +60,66 @@ def register(
 
 
 def send_verification(account: AbstractAccount, request: HttpRequest | None) -> None:
-    """Mail a link that proves the account's current address is its owner's."""
-    one_time.mail_link(one_time.VERIFY, account, request)
+    """Mail a link that proves the pending address (or else the current one) is its owner's."""
+    one_time.mail_link(one_time.VERIFY, account, mail.origin_of(request))
 
 
 def resend_verification(account: AbstractAccount, request: HttpRequest) -> None:
-    if account.email_verified:
+    if account.email_verified and not account.pending_email:
         raise Conflict("Email address is already verified", details={"email": ["Already verified."]})
     send_verification(account, request)
 
 
+@transaction.atomic
 def verify_email(*, realm: Realm, token: str) -> AbstractAccount:
-    """Mark the address a verification link was made for as verified (once)."""
+    """Verify the address a link was made for (once): a pending address becomes the account's
+    address, unless another account took it meanwhile (409)."""
     account = one_time.redeem(one_time.VERIFY, realm, token)
+    old_email, new_email = account.email, account.pending_email
+    if new_email:
+        ensure_available(type(account), {"email": new_email}, exclude_pk=account.pk)
+        account.email, account.pending_email, account.email_changed_at = new_email, None, timezone.now()
     account.email_verified = True
-    account.save(update_fields=["email_verified", "updated_at"])
+    _save(account, update_fields=["email", "pending_email", "email_changed_at", "email_verified", "updated_at"])
+    if new_email:
+        audit.record("email.changed", account=account, old_email=old_email, new_email=new_email)
     audit.record("email.verified", account=account)
     return account
 
 
+def mask_email(address: str) -> str:
+    """`thief@example.com` -> `t***f@example.com`: enough for the owner to recognise, not to copy."""
+    local, _, domain = address.partition("@")
+    shown = local[0] + "***" + (local[-1] if len(local) > 2 else "")
+    return f"{shown}@{domain}"
+
+
 @transaction.atomic
 def update_profile(
-    *, account: AbstractAccount, data: dict[str, Any], request: HttpRequest | None = None
+    *,
+    account: AbstractAccount,
+    data: dict[str, Any],
+    request: HttpRequest | None = None,
+    email_pending: bool = False,
 ) -> AbstractAccount:
     """Partial update of the profile fields and avatar; the old avatar file goes once this commits.
 
-    A new email address is unverified: a link goes to it, and a notice to the old one.
+    A new address is mailed a verification link, and the old one a notice. With
+    `email_pending` (an account changing its own address, docs/api.md §11) the new address
+    waits as `pending_email` until verified; otherwise (an operator) it replaces the old one
+    at once, unverified.
     """
     changes = {key: data[key] for key in PROFILE_FIELDS if key in data}
     old_email = account.email
-    if "email" in changes and changes["email"] == old_email:
-        del changes["email"]
-    ensure_available(type(account), changes, exclude_pk=account.pk)
-    if "email" in changes:
-        changes["email_verified"] = False
+    new_email = changes.pop("email", old_email)
+    ensure_available(type(account), {**changes, "email": new_email if new_email != old_email else None}, account.pk)
+    if new_email == old_email:
+        if account.pending_email and email_pending:  # asking for the current address again cancels a change
+            changes.update(pending_email=None, email_changed_at=timezone.now())
+    elif email_pending:
+        changes.update(pending_email=new_email, email_changed_at=timezone.now())
+    else:
+        changes.update(email=new_email, email_verified=False, pending_email=None, email_changed_at=timezone.now())
     upload: File | None = data.get("avatar")
     old_avatar = account.avatar.name
     with stored_avatar(upload) as avatar_name:
@@ -103,13 +130,17 @@ def update_profile(
             changes["avatar"] = avatar_name
         # Only the changed columns: a concurrent login failure or lock is not overwritten.
         _save(account, update_fields=[*changes, "updated_at"])
+    internal = {"email_verified", "email_changed_at"}
     if changes:
-        audit.record("account.updated", account=account, fields=sorted(k for k in changes if k != "email_verified"))
-    if "email" in changes:
-        audit.record("email.changed", account=account, old_email=old_email, new_email=account.email)
+        audit.record("account.updated", account=account, fields=sorted(k for k in changes if k not in internal))
+    if new_email != old_email:
+        if not email_pending:
+            audit.record("email.changed", account=account, old_email=old_email, new_email=new_email)
         send_verification(account, request)
         context = {"name": account.name, "username": account.username, "old_email": old_email}
-        mail.queue(to=old_email, template="email_changed", context={**context, "new_email": account.email})
+        context["new_email"] = mask_email(new_email)
+        context["pending"] = email_pending
+        mail.queue(to=old_email, template="email_changed", context=context)
     if avatar_name and old_avatar:
         delete_avatar_file(old_avatar)
     return account

@@ -7,6 +7,7 @@ alike for known and unknown addresses); `send_pending_email` retries the rest.
 
 import contextvars
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
+from django.http.request import split_domain_port
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -23,7 +25,9 @@ from common.models import OutboxEmail
 logger = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)  # a claimed mail is someone else's to retry only after this
-_after_response: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("mail_after_response", default=None)
+_after_response: contextvars.ContextVar[list[Callable[[], Any]] | None] = contextvars.ContextVar(
+    "after_response", default=None
+)
 
 
 def queue(*, to: str, template: str, context: dict[str, Any]) -> OutboxEmail:
@@ -40,11 +44,17 @@ def queue(*, to: str, template: str, context: dict[str, Any]) -> OutboxEmail:
 
 
 def _after_commit(pk: int) -> None:
+    after_response(lambda: deliver(pk))
+
+
+def after_response(work: Callable[[], Any]) -> None:
+    """Run `work` once the response has been sent (in a request), or now (a command, or a
+    request already answered). A failure is logged, never raised."""
     waiting = _after_response.get()
     if waiting is not None:
-        waiting.append(pk)  # a request: after its response is sent
+        waiting.append(work)
     else:
-        deliver(pk)  # a command, or a request already answered
+        _run_all([work])
 
 
 def deliver(pk: int) -> bool:
@@ -113,32 +123,55 @@ class DeliverAfterResponseMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        waiting: list[int] = []
+        waiting: list[Callable[[], Any]] = []
         token = _after_response.set(waiting)
         try:
             response = self.get_response(request)
         finally:
             _after_response.reset(token)
         if waiting:
-            response._resource_closers.append(lambda: _deliver_all(waiting))
+            response._resource_closers.append(lambda: _run_all(waiting))
         return response
 
 
-def _deliver_all(ids: list[int]) -> None:
-    for pk in ids:
+def _run_all(work: list[Callable[[], Any]]) -> None:
+    for item in work:
         try:
-            deliver(pk)
+            item()
         except Exception:
-            logger.exception("Mail %s: delivery attempt failed", pk)
+            logger.exception("Work after the response failed")
 
 
 def origin_of(request: HttpRequest | None) -> str:
-    """Where links in mail point: FRONTEND_URL, else the origin the request came to."""
+    """Where links in mail point: FRONTEND_URL, else the service's own origin.
+
+    The host comes from the request (checked against ALLOWED_HOSTS), but never its port: a
+    client could name any port in `Host`. The port is the one the server listens on (the
+    socket gunicorn accepted on, or the server's own SERVER_PORT elsewhere); behind a proxy
+    set FRONTEND_URL.
+    """
     if settings.FRONTEND_URL:
-        return settings.FRONTEND_URL
-    if request is not None:
-        return request.build_absolute_uri("/").rstrip("/")
-    return f"http://{settings.ALLOWED_HOSTS[0] if settings.ALLOWED_HOSTS else 'localhost'}"
+        return settings.FRONTEND_URL.rstrip("/")
+    if request is None:
+        return f"http://{settings.ALLOWED_HOSTS[0] if settings.ALLOWED_HOSTS else 'localhost'}"
+    host, _ = split_domain_port(request.get_host())
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 literal
+    scheme = request.scheme
+    port = _listening_port(request)
+    default = {"http": "80", "https": "443"}[scheme]
+    return f"{scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+def _listening_port(request: HttpRequest) -> str:
+    sock = request.META.get("gunicorn.socket")
+    if sock is not None:
+        try:
+            address = sock.getsockname()
+        except OSError:
+            return ""
+        return str(address[1]) if isinstance(address, tuple) else ""  # a unix socket has no port
+    return str(request.META.get("SERVER_PORT", ""))
 
 
 def link(origin: str, path: str, token: str) -> str:

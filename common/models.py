@@ -119,6 +119,11 @@ class AbstractAccount(AbstractBaseUser):
     avatar = models.ImageField(upload_to="avatars/", blank=True, default="")
     is_active = models.BooleanField(default=True)
     email_verified = models.BooleanField(default=False)
+    # An address change waits here until the new address is verified (docs/api.md §11).
+    pending_email = models.EmailField(max_length=254, null=True, blank=True)
+    # Moves whenever the address or the pending address changes: every one-time link made
+    # before then dies (a verification link for A stays dead after A -> B -> A).
+    email_changed_at = models.DateTimeField(null=True, blank=True)
     mfa_enabled = models.BooleanField(default=False)
     failed_login_attempts = models.PositiveIntegerField(default=0)
     locked_until = models.DateTimeField(null=True, blank=True)

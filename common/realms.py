@@ -19,6 +19,11 @@ class Realm:
         return apps.get_model(self.model_label)
 
     @property
+    def link_prefix(self) -> str:
+        """Where this realm's one-time links live on the frontend: `/reset-password`, `/admin/reset-password`."""
+        return "" if self.name == "user" else f"{self.name}/"
+
+    @property
     def login_rate_group(self) -> str:
         return f"login:{self.name}"
 

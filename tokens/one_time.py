@@ -1,10 +1,12 @@
 """One-time tokens sent by email: password reset and email verification.
 
 A token is a signed, timestamped (account id, state) for one purpose and one realm. The
-state is a digest of what the token is about (the password hash for a reset, the address
-and its verified flag for a verification), so a token dies when that changes: a reset
-once any new password is saved, a verification once the address is verified or changed.
-No table is needed, and a database dump yields no usable token.
+state is a digest of what the token is about (the password hash and the address for a
+reset; the address, its verified flag and the pending address for a verification; for both
+the moment the address last changed), so a token dies when that changes: a reset once any
+new password is saved or the address changes, a verification once the address is verified
+or changed (also back to an earlier one). No table is needed, and a database dump yields no
+usable token.
 """
 
 import hashlib
@@ -12,7 +14,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core import signing
-from django.http import HttpRequest
 
 from common import mail
 from common.exceptions import ValidationFailed
@@ -25,7 +26,11 @@ MAILS = {RESET: ("reset_password", "reset-password"), VERIFY: ("verify_email", "
 
 
 def _state(purpose: str, account: AbstractAccount) -> str:
-    material = account.password if purpose == RESET else f"{account.email.lower()}|{account.email_verified}"
+    changed = account.email_changed_at.isoformat() if account.email_changed_at else ""
+    if purpose == RESET:
+        material = f"{account.password}|{account.email.lower()}|{changed}"
+    else:
+        material = f"{account.email.lower()}|{account.email_verified}|{account.pending_email or ''}|{changed}"
     return hashlib.sha256(material.encode()).hexdigest()[:24]
 
 
@@ -44,14 +49,19 @@ def make(purpose: str, account: AbstractAccount) -> str:
     return _signer(purpose, realm_of(account)).sign_object([account.pk, _state(purpose, account)])
 
 
-def mail_link(purpose: str, account: AbstractAccount, request: HttpRequest | None) -> None:
-    """Mail the account a link carrying a new token for `purpose` (token=... and nowhere else)."""
+def mail_link(purpose: str, account: AbstractAccount, origin: str) -> None:
+    """Mail the account a link carrying a new token for `purpose` (token=... and nowhere else).
+
+    A verification goes to the pending address when there is one, else to the address; the
+    link's path names the realm (`/admin/...` for admins) so a frontend knows where to post it.
+    """
     template, path = MAILS[purpose]
     minutes = int(lifetime(purpose).total_seconds() // 60)
     valid_for = f"{minutes} minutes" if minutes < 120 else f"{minutes // 60} hours"
-    link = mail.link(mail.origin_of(request), path, make(purpose, account))
-    context = {"name": account.name, "username": account.username, "email": account.email}
-    mail.queue(to=account.email, template=template, context={**context, "link": link, "valid_for": valid_for})
+    link = mail.link(origin, realm_of(account).link_prefix + path, make(purpose, account))
+    to = (account.pending_email if purpose == VERIFY else None) or account.email
+    context = {"name": account.name, "username": account.username, "email": to}
+    mail.queue(to=to, template=template, context={**context, "link": link, "valid_for": valid_for})
 
 
 def redeem(purpose: str, realm: Realm, token: str) -> AbstractAccount:

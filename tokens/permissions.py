@@ -31,14 +31,22 @@ class RealmAccess(BasePermission):
             return True
         session_only = getattr(view, "session_only", False)
         if session_only is True or request.method in (session_only or ()):
-            raise Forbidden("This action requires a login session, not a personal access token")
+            require_login_session(request)
         if request.method not in SAFE_METHODS and "write" not in credential.abilities:
             raise Forbidden("This personal access token is read-only")
         return True
+
+
+def require_login_session(request: Request) -> None:
+    """403 unless the request is authenticated by a login session (a JWT or a browser session)."""
+    credential = request.auth
+    if isinstance(credential, Credential) and not credential.is_session:
+        raise Forbidden("This action requires a login session, not a personal access token")
 
 
 def _needs_mfa(request: Request, view: object) -> bool:
     if not settings.ADMIN_MFA_REQUIRED or getattr(view, "realm", None) is not ADMIN or request.user.mfa_enabled:
         return False
     exempt = getattr(view, "mfa_exempt", False)
-    return not (exempt is True or request.method in (exempt or ()))
+    method = "GET" if request.method == "HEAD" else request.method  # HEAD is GET without the body
+    return not (exempt is True or method in (exempt or ()))

@@ -275,13 +275,19 @@ def end_sessions_on_password_change(sender: type, account: AbstractAccount, **kw
 def forgot_password(*, realm: Realm, email: str, request: HttpRequest) -> None:
     """Mail a reset link to an active, not deleted account with this address; silent otherwise.
 
-    The caller answers the same either way, and the mail is sent after the response,
-    so neither the answer nor its timing tells whether the address has an account.
+    The caller answers the same either way, and all the work (the lookup, the token, the mail)
+    happens after the response is sent, so neither the answer nor its timing tells whether
+    the address has an account.
     """
-    account = realm.model.objects.alive().by_email(email).filter(is_active=True).first()
-    if account is None:
-        return
-    one_time.mail_link(one_time.RESET, account, request)
+    origin = mail.origin_of(request)
+
+    def send() -> None:
+        account = realm.model.objects.alive().by_email(email).filter(is_active=True).first()
+        if account is not None:
+            with transaction.atomic():
+                one_time.mail_link(one_time.RESET, account, origin)
+
+    mail.after_response(send)
 
 
 @transaction.atomic

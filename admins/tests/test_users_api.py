@@ -14,6 +14,7 @@ from tokens.tests.factories import PersonalAccessTokenFactory
 
 MANAGED_KEYS = {
     "email_verified",
+    "pending_email",
     "mfa_enabled",
     "id", "username", "name", "email", "phone", "avatar_url", "is_active", "created_at", "last_login_at",
     "failed_login_attempts", "is_locked", "locked_until", "deleted_at",
