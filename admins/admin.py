@@ -3,9 +3,10 @@
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.auth.admin import UserAdmin
-from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q, QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -24,6 +25,44 @@ from tokens.models import LoginSession, PersonalAccessToken
 
 PROFILE_FIELDS = ("username", "name", "email", "phone", "avatar", "is_active")
 PERMISSION_FIELDS = ("is_staff", "is_superuser", "groups", "user_permissions")
+
+
+def may_manage(request: HttpRequest, account: Any, *, credentials: bool = False) -> bool:
+    """Whether the signed-in operator may change this account (its model permission aside).
+
+    Only superusers change superusers; and another admin's credentials (password, address,
+    sessions, tokens, MFA) are a superuser's to change. Users are any staff's with the permission.
+    """
+    if request.user.is_superuser or not isinstance(account, Admin):
+        return True
+    if account.is_superuser:
+        return False
+    return not credentials or account.pk == request.user.pk
+
+
+class StrictLookupsMixin:
+    """The changelist answers only the filters it shows: a query string cannot filter on other
+    columns (an outbox body, a regex over addresses), and odd values are a 400 or an empty page,
+    never a 500."""
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        names = {self.date_hierarchy} if self.date_hierarchy else set()
+        for item in self.list_filter:
+            field = item[0] if isinstance(item, tuple | list) else item
+            names.add(field if isinstance(field, str) else getattr(field, "parameter_name", None))
+        parts = lookup.split("__")
+        return parts[0] in names and parts[-1] not in ("regex", "iregex")
+
+    def get_changelist_instance(self, request: HttpRequest):
+        if any("\x00" in value for values in request.GET.lists() for value in values[1]):
+            raise IncorrectLookupParameters("NUL in a query parameter")
+        try:
+            return super().get_changelist_instance(request)
+        except (ValueError, OverflowError, ValidationError) as exc:  # a date out of range, a malformed value
+            raise IncorrectLookupParameters(exc) from exc
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
+        return super().get_search_results(request, queryset, search_term.replace("\x00", ""))
 
 
 class LockedFilter(admin.SimpleListFilter):
@@ -57,17 +96,27 @@ class DeletedFilter(admin.SimpleListFilter):
         return queryset
 
 
-def _each(label: str, operation, past: str):
-    """An admin action that applies one service function to each selected account."""
+def _each(label: str, operation, past: str, *, permission: str = "change", credentials: bool = False):
+    """An admin action that applies one service function to each selected account.
+
+    It needs the model permission it implies (`permission`), and every selected account must
+    be one the operator may manage (`may_manage`); otherwise nothing is done.
+    """
 
     def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
-        count = 0
-        for account in queryset:
+        accounts = list(queryset)
+        if not all(may_manage(request, account, credentials=credentials) for account in accounts):
+            modeladmin.message_user(
+                request, "Only a superuser may do that to a superuser or to another admin's credentials.",
+                messages.ERROR,
+            )  # fmt: skip
+            return
+        for account in accounts:
             operation(account)
-            count += 1
-        modeladmin.message_user(request, f"{count} account(s) {past}.", messages.SUCCESS)
+        modeladmin.message_user(request, f"{len(accounts)} account(s) {past}.", messages.SUCCESS)
 
     action.short_description = label
+    action.allowed_permissions = (permission,)
     action.__name__ = f"action_{operation.__name__}"
     return action
 
@@ -113,7 +162,7 @@ def credential_inlines(owner_field: str) -> list[type[admin.TabularInline]]:
     return [SessionInline, TokenInline]
 
 
-class AccountAdmin(UserAdmin):
+class AccountAdmin(StrictLookupsMixin, UserAdmin):
     """Shared by users and admins: columns, search, filters, actions, password forms, avatar thumbnails."""
 
     list_display = (
@@ -156,12 +205,21 @@ class AccountAdmin(UserAdmin):
         _each("Activate selected accounts", services.activate, "activated"),
         _each("Block selected accounts (revokes their tokens)", services.block, "blocked"),
         _each("Unlock selected accounts", services.unlock, "unlocked"),
-        _each("Soft-delete selected accounts", services.delete, "deleted"),
-        _each("Restore selected accounts", services.restore, "restored"),
-        _each("End all sessions of selected accounts", services.end_sessions, "signed out of every session"),
-        _each("Turn off MFA of selected accounts (ends their sessions)", services.turn_off_mfa, "without MFA now"),
-        _each("Revoke all tokens of selected accounts", credentials.revoke_all_credentials, "signed out everywhere"),
-    ]
+        _each("Soft-delete selected accounts", services.delete, "deleted", permission="delete"),
+        _each("Restore selected accounts", services.restore, "restored", permission="delete"),
+        _each(
+            "End all sessions of selected accounts", services.end_sessions, "signed out of every session",
+            credentials=True,
+        ),
+        _each(
+            "Turn off MFA of selected accounts (ends their sessions)", services.turn_off_mfa, "without MFA now",
+            credentials=True,
+        ),
+        _each(
+            "Revoke all tokens of selected accounts", credentials.revoke_all_credentials, "signed out everywhere",
+            credentials=True,
+        ),
+    ]  # fmt: skip
 
     @admin.display(boolean=True)
     def locked(self, account) -> bool:
@@ -181,6 +239,25 @@ class AccountAdmin(UserAdmin):
 
     def get_inlines(self, request: HttpRequest, obj: Any = None) -> list:
         return super().get_inlines(request, obj) if obj is not None else []
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_change_permission(request, obj) and (obj is None or may_manage(request, obj))
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_delete_permission(request, obj) and (obj is None or may_manage(request, obj))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple:
+        """Another admin's address is a credential (it receives resets): a superuser's to change."""
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if obj is not None and not may_manage(request, obj, credentials=True):
+            fields += ("email",)
+        return fields
+
+    def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> HttpResponse:
+        account = self.get_object(request, id)
+        if account is None or not may_manage(request, account, credentials=True):
+            raise PermissionDenied
+        return super().user_change_password(request, id, form_url)
 
     def save_model(self, request, obj, form, change) -> None:
         """Create or change through the API's services; `obj` then reloads what they stored."""
@@ -234,13 +311,10 @@ class AdminAccountAdmin(AccountAdmin):
             return (*fieldsets, self.permission_fieldset)
         return fieldsets
 
-    def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> HttpResponse:
-        if not request.user.is_superuser and str(request.user.pk) != str(id):
-            raise PermissionDenied
-        return super().user_change_password(request, id, form_url)
 
+class CredentialAdmin(StrictLookupsMixin, admin.ModelAdmin):
+    """Sessions and tokens: shown, revoked (final), never re-opened: their dates are read-only."""
 
-class CredentialAdmin(admin.ModelAdmin):
     list_filter = ("revoked_at", "expires_at")
     actions = ["revoke"]
 
@@ -248,10 +322,17 @@ class CredentialAdmin(admin.ModelAdmin):
     def owner_name(self, obj) -> str:
         return f"{'admin' if obj.admin_id else 'user'} {obj.owner}"
 
-    @admin.action(description="Revoke selected")
+    @admin.action(description="Revoke selected", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
+        if not request.user.is_superuser:  # another admin's credentials are a superuser's to revoke
+            queryset = queryset.filter(Q(admin__isnull=True) | Q(admin=request.user))
         count = queryset.revoke()
         self.message_user(request, f"{count} revoked.", messages.SUCCESS)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        owner = obj.admin if obj is not None and obj.admin_id else None
+        allowed = owner is None or may_manage(request, owner, credentials=True)
+        return super().has_change_permission(request, obj) and allowed
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # secrets are issued through the API, shown once
@@ -261,7 +342,7 @@ class CredentialAdmin(admin.ModelAdmin):
 class PersonalAccessTokenAdmin(CredentialAdmin):
     list_display = ("id", "name", "owner_name", "abilities", "created_at", "expires_at", "last_used_at", "revoked_at")
     search_fields = ("name", "user__username", "admin__username")
-    readonly_fields = ("digest", "user", "admin", "abilities", "created_at", "last_used_at")
+    readonly_fields = ("digest", "user", "admin", "abilities", "created_at", "expires_at", "last_used_at", "revoked_at")
     fields = ("name", "user", "admin", "digest", "abilities", "created_at", "expires_at", "last_used_at", "revoked_at")
 
 
@@ -269,10 +350,13 @@ class PersonalAccessTokenAdmin(CredentialAdmin):
 class LoginSessionAdmin(CredentialAdmin):
     list_display = ("id", "owner_name", "created_at", "refreshed_at", "expires_at", "revoked_at", "ip_address")
     search_fields = ("user__username", "admin__username", "ip_address")
-    readonly_fields = ("user", "admin", "refresh_jti", "created_at", "refreshed_at", "ip_address", "user_agent")
+    readonly_fields = (
+        "user", "admin", "refresh_jti", "created_at", "refreshed_at", "expires_at", "revoked_at", "ip_address",
+        "user_agent",
+    )  # fmt: skip
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(StrictLookupsMixin, admin.ModelAdmin):
     """Shown, never added, changed or deleted from the site (superusers included)."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:

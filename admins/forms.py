@@ -4,14 +4,15 @@ validated by the API's serializers (one set of field rules)."""
 from typing import Any
 
 from django import forms
-from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.admin.forms import AdminAuthenticationForm, AdminPasswordChangeForm
 from django.contrib.auth.forms import BaseUserCreationForm, UserChangeForm
 from django.core.files.uploadedfile import UploadedFile
 
 from accounts.serializers import ProfileFieldsSerializer
-from common.exceptions import DomainError
+from common.exceptions import AccountLocked, DomainError, ValidationFailed
 from common.images import process_avatar
 from common.realms import ADMIN
+from tokens import services as credentials
 from tokens.forms import RealmLoginMixin
 
 
@@ -36,6 +37,24 @@ class AdminLoginForm(RealmLoginMixin, AdminAuthenticationForm):
             code = self.cleaned_data.get("code", "")
             self.user_cache = self.sign_in(username, password, code, invalid=self.get_invalid_login_error())
         return self.cleaned_data
+
+
+class SitePasswordChangeForm(AdminPasswordChangeForm):
+    """The admin site's own password change: the old password is checked as the API checks a
+    `current_password` (a wrong one counts toward lockout; while locked, no guess is checked)."""
+
+    def clean_old_password(self) -> str:
+        old_password = self.cleaned_data["old_password"]
+        try:
+            account = ADMIN.model.objects.get(pk=self.user.pk)  # request.user is a lazy proxy
+            credentials.check_current_password(account, old_password)
+        except AccountLocked as exc:
+            raise forms.ValidationError(
+                "This account is locked after too many failed attempts. Try again later.", code="locked"
+            ) from exc
+        except ValidationFailed as exc:
+            raise forms.ValidationError(self.error_messages["password_incorrect"], code="password_incorrect") from exc
+        return old_password
 
 
 class AccountFormMixin(forms.ModelForm):

@@ -5,11 +5,14 @@ admin API answers this browser too, and ending that session (logout everywhere, 
 ends the admin site's session as well.
 """
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import logout as auth_logout
+from django.contrib.auth.views import PasswordChangeView
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 
-from admins.forms import AdminLoginForm
+from admins.forms import AdminLoginForm, SitePasswordChangeForm
 from common.realms import ADMIN
 from tokens import browser
 
@@ -44,16 +47,27 @@ class AccountsAdminSite(admin.AdminSite):
         return super().logout(request, extra_context)
 
     def password_change(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
-        """A new password ends every session; this browser carries on with a new one."""
-        response = super().password_change(request, extra_context)
+        """Django's page with the API's rule for the old password (a wrong one counts toward
+        lockout); a new password ends every session, and this browser carries on with a new one."""
+        request.current_app = self.name
+        view = PasswordChangeView.as_view(
+            form_class=SitePasswordChangeForm,
+            success_url=reverse("admin:password_change_done", current_app=self.name),
+            extra_context={**self.each_context(request), **(extra_context or {})},
+        )
+        response = view(request)
         if request.method == "POST" and response.status_code == 302:
             browser.start(request, request.user)
         return response
 
     def has_permission(self, request: HttpRequest) -> bool:
-        """A browser whose admin-realm session was ended elsewhere is signed out here too."""
+        """A browser whose admin-realm session was ended elsewhere is signed out here too, and
+        so is an admin without MFA while ADMIN_MFA_REQUIRED is on (as the API answers 403)."""
         key = browser.session_key(ADMIN)
-        if key in request.session and browser.current(request, ADMIN) is None:
+        ended = key in request.session and browser.current(request, ADMIN) is None
+        needs_mfa = settings.ADMIN_MFA_REQUIRED and request.user.is_authenticated and not request.user.mfa_enabled
+        if ended or needs_mfa:
+            browser.end(request, ADMIN)
             auth_logout(request)
             return False
         return super().has_permission(request)

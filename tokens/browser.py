@@ -5,6 +5,7 @@ ends exactly as tokens do (logout, logout everywhere, password change or reset, 
 deactivation, soft delete), at once and on every process.
 """
 
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.http import HttpRequest
 
 from common.models import AbstractAccount
@@ -18,9 +19,15 @@ def session_key(realm: Realm) -> str:
 
 
 def start(request: HttpRequest, account: AbstractAccount) -> LoginSession:
-    """Sign this browser in to the account's realm (a fresh cookie session: no fixation)."""
+    """Sign this browser in to the account's realm with a fresh, empty cookie session: nothing a
+    planted cookie carried (another realm's login above all) survives. Only the Django admin
+    site's own login of this very account (made just before, by the site) is kept."""
     session = services.new_session(account, request)
-    request.session.cycle_key()
+    own_login = request.session.get(SESSION_KEY) == str(account.pk) and realm_of(account).name == "admin"
+    keep = {key: request.session[key] for key in (SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY)
+            if own_login and key in request.session}  # fmt: skip
+    request.session.flush()
+    request.session.update(keep)
     request.session[session_key(realm_of(account))] = session.pk
     return session
 

@@ -38,7 +38,7 @@ class Command(BaseCommand):
             self.stdout.write("Admin 'admin' already exists.")
             return
         password = os.environ.get("SEED_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
-        Admin.objects.create_superuser("admin", "admin@example.com", password, name="Demo Admin")
+        Admin.objects.create_superuser("admin", "admin@example.com", password, name="Demo Admin", email_verified=True)
         self.stdout.write(self.style.SUCCESS(f"Created admin 'admin' with password: {password}"))
 
     def _seed_users(self, count: int) -> None:
