@@ -2,6 +2,7 @@
 on every log line written while the request is served."""
 
 import logging
+import re
 import time
 from collections.abc import Callable
 
@@ -13,6 +14,23 @@ from common.net import client_ip
 from common.realms import realm_of
 
 logger = logging.getLogger("accounts.request")
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+
+
+def escape_control(text: str) -> str:
+    r"""Control characters as escapes (`\n` -> `\x0a`): a value a client chose (a path with
+    %0A in it) cannot start a forged line of the text log."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+class TextFormatter(logging.Formatter):
+    """LOG_FORMAT=text: one line per record; only a traceback, appended after, spans lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = escape_control(record.message)
+        return super().formatMessage(record)
 
 
 class RequestIdFilter(logging.Filter):
@@ -44,8 +62,9 @@ class AccessLogMiddleware:
         duration = time.perf_counter() - started
         match = getattr(request, "resolver_match", None)
         route = match.route if match is not None else "unmatched"
-        metrics.REQUESTS.labels(route=route, method=request.method, status=str(response.status_code)).inc()
-        metrics.LATENCY.labels(route=route, method=request.method).observe(duration)
+        method = metrics.method_label(request.method)
+        metrics.REQUESTS.labels(route=route, method=method, status=str(response.status_code)).inc()
+        metrics.LATENCY.labels(route=route, method=method).observe(duration)
         if not logger.isEnabledFor(logging.INFO):  # no line to write: build none
             return response
         realm, account_id = _account(request)

@@ -24,6 +24,15 @@ RATE_LIMITED = Counter("rate_limited_total", "Requests refused by a rate limit, 
 EMAILS = Counter("emails_total", "Delivery attempts of outgoing mail, by outcome (sent, failed).", ["outcome"])
 
 
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(method: str | None) -> str:
+    """A client chooses the method: any other than the known ones shares one label value, so
+    the number of series (and of /metrics) stays bounded."""
+    return method if method in KNOWN_METHODS else "other"
+
+
 def _registry() -> CollectorRegistry:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()

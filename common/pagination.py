@@ -9,11 +9,12 @@ of rows would cost more than the page itself).
 import base64
 import json
 import math
-from datetime import datetime
+from datetime import UTC
 from typing import Any
 
 from django.db import connections
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
@@ -128,14 +129,41 @@ def encode_cursor(position: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(position, default=str).encode()).decode().rstrip("=")
 
 
+BIGINT = 2**63 - 1
+
+
 def _decode(cursor: str) -> dict[str, Any]:
     try:
         position = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, UnicodeDecodeError) as exc:
         raise _bad_cursor() from exc
-    if not isinstance(position, dict) or not isinstance(position.get("id"), int):
+    if not isinstance(position, dict) or not _is_bigint(position.get("id")):
         raise _bad_cursor()
     return position
+
+
+def _is_bigint(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and -BIGINT <= value <= BIGINT
+
+
+def _cursor_value(queryset: QuerySet, field: str, value: Any) -> Any:
+    """The cursor's ordering value, of the column's own type (anything else is a 400, not a 500)."""
+    kind = queryset.model._meta.get_field(field).get_internal_type()
+    if kind == "DateTimeField":
+        try:
+            parsed = parse_datetime(value) if isinstance(value, str) else None
+        except ValueError:  # well-formed but impossible (month 13)
+            parsed = None
+        if parsed is None:
+            raise _bad_cursor()
+        return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)
+    if kind in ("IntegerField", "BigIntegerField", "PositiveIntegerField", "AutoField", "BigAutoField"):
+        if not _is_bigint(value):
+            raise _bad_cursor()
+        return value
+    if not isinstance(value, str) or "\x00" in value:
+        raise _bad_cursor()
+    return value
 
 
 def _bad_cursor() -> ValidationFailed:
@@ -163,9 +191,5 @@ def after_cursor(queryset: QuerySet, cursor: str) -> QuerySet:
     op = "lt" if descending else "gt"
     if field in ("id", "pk"):
         return queryset.filter(**{f"pk__{op}": position["id"]})
-    value = position.get("v")
-    if isinstance(value, str) and queryset.model._meta.get_field(field).get_internal_type() == "DateTimeField":
-        value = parse_datetime(value)
-    if not isinstance(value, str | int | datetime):
-        raise _bad_cursor()
+    value = _cursor_value(queryset, field, position.get("v"))
     return queryset.filter(Q(**{f"{field}__{op}": value}) | Q(**{field: value, f"pk__{op}": position["id"]}))

@@ -1,5 +1,7 @@
 """The envelope for paths outside DRF: unknown URLs and unexpected errors."""
 
+import sys
+
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.static import serve
@@ -12,7 +14,10 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonR
 
 
 def server_error(request: HttpRequest) -> JsonResponse:
-    return json_error_response(InternalError(details={"request_id": getattr(request, "request_id", None)}), None)
+    """handler500: called while the unhandled exception is being handled, so the log line gets
+    its traceback and the request id."""
+    exc = sys.exc_info()[1]
+    return json_error_response(exc if exc is not None else InternalError(), getattr(request, "request_id", None))
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:

@@ -9,6 +9,14 @@ from common.metrics import metrics_view
 from common.urls import api_path
 from common.views import media as media_view
 
+
+class DocsView(SpectacularSwaggerSplitView):
+    """Swagger UI: a page (its renderer has no answer to OPTIONS, which is 405 like any other
+    method the page does not serve)."""
+
+    http_method_names = ["get", "head"]
+
+
 urlpatterns = [  # the API first: URLs are resolved in order, and the API is the hot path
     re_path("", include("accounts.urls")),
     re_path("", include("admins.urls")),
@@ -19,7 +27,7 @@ urlpatterns = [  # the API first: URLs are resolved in order, and the API is the
     ),
     # The split view loads its start script from a URL, so /docs needs no inline script (CSP).
     api_path("metrics", metrics_view, name="metrics"),
-    api_path("docs", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
+    api_path("docs", DocsView.as_view(url_name="schema"), name="docs"),
 ]
 
 if settings.SERVE_MEDIA:

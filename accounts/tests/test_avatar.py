@@ -291,3 +291,33 @@ def test_an_unusable_upload_folder_is_a_clean_503_and_creates_nothing(api_client
     response = register(api_client, upload(image_bytes("PNG"), "a.png"), username="noroom")
     assert_error(response, 503, "SERVICE_UNAVAILABLE")
     assert not User.objects.filter(username="noroom").exists()
+
+
+@pytest.mark.gunicorn
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_scan_bombs_leave_both_workers_serving():
+    """The upload that killed a worker: two at once, then /health, on real gunicorn workers."""
+    import uuid
+
+    from common.testing import gunicorn, http, run_concurrently
+
+    bomb = hostile_images.jpeg_scan_bomb()
+
+    def upload_bomb(i: int) -> int:
+        boundary = uuid.uuid4().hex
+        fields = {"username": f"bomb{i}", "name": "Bomb", "email": f"bomb{i}@example.com", "password": "a-long-pass"}
+        parts = [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n' for k, v in fields.items()
+        ]
+        head = "".join(parts) + (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="avatar"; filename="a.jpg"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n"
+        )
+        body = head.encode() + bomb + f"\r\n--{boundary}--\r\n".encode()
+        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        return http("POST", f"{url}/auth/register", body, headers)[0]
+
+    with gunicorn(workers=2) as url:
+        assert run_concurrently(upload_bomb, 2) == [400, 400]
+        assert http("GET", f"{url}/health")[0] == 200
+    assert not User.objects.filter(username__startswith="bomb").exists()

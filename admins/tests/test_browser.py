@@ -82,6 +82,22 @@ def test_admin_site_login_and_block_a_user(browser, server):
     assert user.is_active is False
 
 
+def test_a_view_only_staff_member_gets_no_actions_menu(browser, server):
+    from django.contrib.auth.models import Permission
+
+    staff = AdminFactory(is_superuser=False)
+    staff.user_permissions.add(*Permission.objects.filter(codename__in=["view_user", "view_admin"]))
+    UserFactory(username="lookonly")
+    page = admin_site_login(browser, server, staff)
+    page.goto(f"{server}/django-admin/accounts/user/?q=lookonly")
+    page.wait_for_selector("text=lookonly")
+    assert page.locator("select[name=action]").count() == 0
+    assert page.locator("input[name=_selected_action]").count() == 0
+    page.goto(f"{server}/django-admin/admins/admin/")
+    assert page.locator("select[name=action]").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "admin-site-view-only.png"), full_page=True)
+
+
 def test_swagger_ui_authorizes_and_calls_users_me(browser, server):
     user = UserFactory(username="swaggeruser")
     token = open_session(user, None)["access_token"]

@@ -3,6 +3,7 @@
 import re
 from datetime import timedelta
 
+import pytest
 import time_machine
 from django.core import mail
 from django.utils import timezone
@@ -203,3 +204,30 @@ def test_require_email_verification_refuses_unverified_logins_after_the_password
     )
     assert not LoginSession.objects.exists()
     assert_ok(api_client.post(realm_case.login, {"username": realm_case.make().username, "password": PASSWORD}))
+
+
+@pytest.mark.django_db
+def test_forgot_password_does_the_same_work_before_answering_for_known_and_unknown_addresses(
+    api_client, user, monkeypatch
+):
+    """Every lookup, token and mail happens after the response: the answer's timing cannot tell."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from common import mail as outbox
+
+    deferred: list = []
+    monkeypatch.setattr(outbox, "after_response", deferred.append)
+    counts = []
+    api_client.post("/auth/password/forgot", {"email": "warm-up@example.com"}, format="json")  # the IP's budget
+    deferred.clear()
+    for address in (user.email, "nobody@example.com"):
+        with CaptureQueriesContext(connection) as queries:
+            assert_ok(api_client.post("/auth/password/forgot", {"email": address}, format="json"))
+        counts.append(len(queries))
+    assert counts[0] == counts[1] and len(deferred) == 2
+    assert mail.outbox == []
+    deferred[0]()  # the known address's work, once run, mails it
+    assert OutboxEmail.objects.filter(to=user.email).count() == 1
+    deferred[1]()
+    assert OutboxEmail.objects.count() == 1
