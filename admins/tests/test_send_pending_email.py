@@ -66,6 +66,23 @@ def test_a_reset_link_goes_out_through_smtp_after_the_response():
     assert OutboxEmail.objects.get().status == OutboxEmail.SENT
 
 
+def test_a_forged_host_port_never_reaches_the_link():
+    """The attacker's `Host: 127.0.0.1:31337`: the link keeps the port gunicorn listens on."""
+    user = UserFactory()
+    port = free_port()
+    controller, inbox = smtp_server(port)
+    try:
+        with gunicorn(EMAIL_URL=f"smtp://127.0.0.1:{port}") as url:
+            body = json.dumps({"email": user.email}).encode()
+            headers = {"Content-Type": "application/json", "Host": "127.0.0.1:31337"}
+            assert http("POST", f"{url}/auth/password/forgot", body, headers)[0] == 200
+            [message] = inbox.wait_for(1)
+    finally:
+        controller.stop()
+    text = next(p for p in message.walk() if p.get_content_type() == "text/plain").get_payload(decode=True).decode()
+    assert "31337" not in text and f"{url}/reset-password?token=" in text
+
+
 def test_with_smtp_down_the_request_succeeds_and_the_command_delivers_later_exactly_once(settings):
     user = UserFactory()
     port = free_port()  # nothing listens here yet

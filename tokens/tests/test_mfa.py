@@ -240,6 +240,13 @@ class TestAdminMfaRequired:
         assert_ok(api_client.get("/admin/users", **bearer(new["access_token"])))
         assert_ok(api_client.post("/admin/auth/logout", **bearer(new["access_token"])))
 
+    def test_head_is_judged_as_get(self, api_client, settings, admin_case):
+        settings.ADMIN_MFA_REQUIRED = True
+        access = admin_case.login_pair(api_client, AdminFactory())["access_token"]
+        assert api_client.get("/admin/me", **bearer(access)).status_code == 200
+        assert api_client.head("/admin/me", **bearer(access)).status_code == 200
+        assert api_client.head("/admin/users", **bearer(access)).status_code == 403
+
     def test_users_are_not_affected(self, api_client, user_token, settings):
         settings.ADMIN_MFA_REQUIRED = True
         assert_ok(api_client.patch("/users/me", {"name": "Free"}, format="json", **bearer(user_token)))
