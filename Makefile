@@ -44,16 +44,17 @@ format: install
 # wrk against real gunicorn, baselines in the same run; writes docs/benchmarks.md. BENCH_ARGS=--large for 1M users.
 bench: install
 	$(PY) manage.py migrate --noinput -v0
-	$(PY) manage.py bench $(BENCH_ARGS)
+	$(PY) -m bench $(BENCH_ARGS)
+	$(PY) -m bench.avatars
 
 # The avatar pipeline's worst case: CPU and peak memory per hostile image, each in a fresh process.
 bench-avatars: install
-	$(PY) bench/avatars.py
+	$(PY) -m bench.avatars
 
 # A few seconds per scenario, no PASS/FAIL: keeps the benchmark from rotting (run by .ci/run).
 bench-smoke: install
 	$(PY) manage.py migrate --noinput -v0
-	$(PY) manage.py bench --smoke
+	$(PY) -m bench --smoke
 
 clean:
 	rm -rf $(VENV) staticfiles .test-db.sqlite3*

@@ -1,34 +1,58 @@
-"""Account endpoints both realms share: registration, the profile, the avatar."""
+"""Account endpoints both realms share: registration, the profile, the avatar, email
+verification, forgotten passwords, the account's security events.
 
+Each realm mounts them with `as_view(realm=..., authentication_classes=...)` (accounts.urls).
+"""
+
+import hashlib
 from typing import Any
 
-from django.conf import settings
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts import services
-from accounts.serializers import AccountSerializer, ProfileUpdateSerializer, RegisterSerializer
+from accounts import lockout, passwords, services
+from accounts.serializers import (
+    AccountSerializer,
+    ForgotPasswordSerializer,
+    OneTimeTokenSerializer,
+    ProfileUpdateSerializer,
+    RegisterSerializer,
+    ResetPasswordSerializer,
+)
 from common import ratelimit
 from common.apis import PublicApi, RealmApi
 from common.envelope import ok
 from common.exceptions import ValidationFailed
 from common.models import AuditEvent
 from common.pagination import paginate
+from common.permissions import (
+    LOGIN_SESSION,
+    AdminMfaEnrolled,
+    LoginSession,
+    SignedIn,
+    TokenCanWrite,
+    require_login_session,
+)
+from common.realms import Realm
 from common.schema import PAGE_PARAMETERS, api_doc
 from common.serializers import AuditEventSerializer
-from tokens import services as credentials
-from tokens.permissions import require_login_session
-from tokens.serializers import OneTimeTokenSerializer
 
 
-def limit_avatar_uploads(request: Request, realm_name: str, account_id: int | None) -> None:
+def limit_avatar_uploads(request: Request, realm: Realm, account_id: int | None) -> None:
     """Decoding an image costs real CPU and memory: uploads are budgeted per IP and per account."""
     if "avatar" not in request.FILES:
         return
-    ratelimit.enforce(request, group=f"avatar:{realm_name}", rate=settings.AVATAR_RATE)
+    ratelimit.consume(request, "avatar", realm)
     if account_id is not None:
-        ratelimit.enforce(request, group=f"avatar:{realm_name}", rate=settings.AVATAR_RATE, key=f"account:{account_id}")
+        ratelimit.consume(request, "avatar", realm, key=f"account:{account_id}")
+
+
+def limit_mail(request: Request, realm: Realm, *, scope: str, address: str) -> None:
+    """Mail a client can cause: EMAIL_RATE per IP and per address, each purpose on its own budget."""
+    ratelimit.consume(request, "email", realm, scope=scope)
+    address_key = hashlib.sha256(address.lower().encode()).hexdigest()
+    ratelimit.consume(request, "email", realm, scope=scope, key=f"address:{address_key}")
 
 
 class RegisterApi(RealmApi):
@@ -43,13 +67,20 @@ class RegisterApi(RealmApi):
         "token). Avatar only in multipart.",
     )
     def post(self, request: Request) -> Response:
-        ratelimit.enforce(request, group=self.realm.register_rate_group, rate=settings.REGISTER_RATE)
-        limit_avatar_uploads(request, self.realm.name, None)
+        ratelimit.consume(request, "register", self.realm)
+        limit_avatar_uploads(request, self.realm, None)
         data = self.validated(RegisterSerializer, context={"model": self.realm.model})
         account = services.register(realm=self.realm, data=data, request=request)
         return ok(
             AccountSerializer(account, context=self.context()).data, f"{self.realm.title} registered successfully", 201
         )
+
+
+class AdminRegisterApi(RegisterApi):
+    """Admin registration is never open: an admin with a login session (an account made by a
+    token would outlive it)."""
+
+    permission_classes = LOGIN_SESSION
 
 
 class OpenRegisterApi(RegisterApi):
@@ -59,8 +90,7 @@ class OpenRegisterApi(RegisterApi):
 
 class MeApi(RealmApi):
     form_serializers = {"PUT": ProfileUpdateSerializer, "PATCH": ProfileUpdateSerializer}
-    session_only = ("DELETE",)
-    mfa_exempt = ("GET",)
+    permission_classes = [SignedIn, AdminMfaEnrolled.except_for("GET"), LoginSession.only("DELETE"), TokenCanWrite]
 
     def form_instance(self) -> Any:
         return self.request.user
@@ -79,7 +109,7 @@ class MeApi(RealmApi):
     )
     def put(self, request: Request) -> Response:
         # PUT is a partial update too (docs/api.md §6): unspecified fields keep their value.
-        limit_avatar_uploads(request, self.realm.name, request.user.pk)
+        limit_avatar_uploads(request, self.realm, request.user.pk)
         data = self.validated(ProfileUpdateSerializer, partial=True)
         account = request.user
         if data.get("email", account.email) != account.email:
@@ -87,7 +117,7 @@ class MeApi(RealmApi):
             require_login_session(request)
             if not data.get("current_password"):
                 raise ValidationFailed(details={"current_password": ["Required to change the email address."]})
-            credentials.check_current_password(account, data["current_password"])
+            lockout.check_current_password(account, data["current_password"])
         account = services.update_profile(account=account, data=data, request=request, email_pending=True)
         return ok(AccountSerializer(account, context=self.context()).data, "Profile updated")
 
@@ -123,7 +153,7 @@ class VerifyEmailApi(PublicApi):
 
 
 class ResendVerificationApi(RealmApi):
-    mfa_exempt = True
+    permission_classes = [SignedIn, TokenCanWrite]  # an admin without MFA may still verify its address
 
     @api_doc(
         summary="Mail a new verification link to the account's address",
@@ -132,9 +162,42 @@ class ResendVerificationApi(RealmApi):
         errors=(401, 403, 409, 429),
     )
     def post(self, request: Request) -> Response:
-        credentials.spend_email_budget(request, self.realm, purpose="verify", address=request.user.email)
+        limit_mail(request, self.realm, scope="verify", address=request.user.pending_email or request.user.email)
         services.resend_verification(request.user, request)
         return ok(None, "Verification email sent")
+
+
+class ForgotPasswordApi(PublicApi):
+    form_serializers = {"POST": ForgotPasswordSerializer}
+
+    @api_doc(
+        summary="Mail a password reset link (same answer whether or not the address has an account)",
+        request=ForgotPasswordSerializer,
+        responses={200: None},
+        errors=(400, 415, 429),
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        email = self.validated(ForgotPasswordSerializer)["email"]
+        limit_mail(request, self.realm, scope="forgot", address=email)
+        passwords.forgot_password(realm=self.realm, email=email, request=request)
+        return ok(None, "If an account has this address, a reset link is on its way")
+
+
+class ResetPasswordApi(PublicApi):
+    form_serializers = {"POST": ResetPasswordSerializer}
+
+    @api_doc(
+        summary="Set a new password with a reset link's token (ends every session)",
+        request=ResetPasswordSerializer,
+        responses={200: None},
+        errors=(400, 415),
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        data = self.validated(ResetPasswordSerializer)
+        passwords.reset_password(realm=self.realm, **data)
+        return ok(None, "Password has been reset")
 
 
 class SecurityEventsApi(RealmApi):

@@ -2,12 +2,20 @@
 
 from typing import Any
 
+from django.conf import settings
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 
-from common.models import AbstractAccount
+from accounts.models import AbstractAccount
+from accounts.passwords import password_problems
 from common.serializers import OutputSerializer
-from tokens.serializers import PasswordField, check_password_rules
+
+
+class PasswordField(serializers.CharField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("write_only", True)
+        super().__init__(trim_whitespace=False, max_length=settings.PASSWORD_MAX_LENGTH, **kwargs)
+
 
 username_validator = RegexValidator(
     r"^[A-Za-z0-9.+_-]+$", "Username may contain only ASCII letters, digits and . + - _ characters."
@@ -60,7 +68,8 @@ class RegisterSerializer(AccountFieldsSerializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         model: type[AbstractAccount] = self.context["model"]
         candidate = model(username=attrs["username"], email=attrs["email"], name=attrs["name"])
-        check_password_rules(attrs["password"], candidate)
+        if problems := password_problems(attrs["password"], candidate):
+            raise serializers.ValidationError({"password": problems})
         return attrs
 
 
@@ -95,3 +104,16 @@ class ManagedAccountSerializer(AccountSerializer):
     is_locked = serializers.BooleanField(read_only=True)
     locked_until = serializers.DateTimeField(read_only=True, allow_null=True)
     deleted_at = serializers.DateTimeField(read_only=True, allow_null=True)
+
+
+class ForgotPasswordSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+
+
+class ResetPasswordSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=512)
+    new_password = PasswordField()
+
+
+class OneTimeTokenSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=512)

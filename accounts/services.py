@@ -7,13 +7,12 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from accounts import one_time, signals
+from accounts.models import AbstractAccount
 from common import audit, mail
 from common.exceptions import Conflict, unique_conflict
 from common.images import delete_avatar_file, stored_avatar
-from common.models import AbstractAccount
 from common.realms import Realm
-from tokens import one_time
-from tokens import services as credentials
 
 PROFILE_FIELDS = ("username", "name", "email", "phone")
 
@@ -155,12 +154,13 @@ def remove_avatar(account: AbstractAccount) -> AbstractAccount:
 
 
 @transaction.atomic
-def soft_delete(account: AbstractAccount) -> None:
+def soft_delete(account: AbstractAccount) -> AbstractAccount:
     """The account can no longer log in; every credential stops; its identifiers stay reserved."""
     if not account.is_deleted:
         account.soft_delete()
-        credentials.revoke_all_credentials(account)
+        signals.account_deleted.send(sender=type(account), account=account)
         audit.record("account.deleted", account=account)
+    return account
 
 
 @transaction.atomic

@@ -20,7 +20,7 @@ from admins.models import Admin
 from common.images import CleanAvatar
 from common.models import AuditEvent, OutboxEmail
 from common.realms import realm_of
-from tokens import services as credentials
+from tokens import sessions
 from tokens.models import LoginSession, PersonalAccessToken
 
 PROFILE_FIELDS = ("username", "name", "email", "phone", "avatar", "is_active")
@@ -96,7 +96,7 @@ class DeletedFilter(admin.SimpleListFilter):
         return queryset
 
 
-def _each(label: str, operation, past: str, *, permission: str = "change", credentials: bool = False):
+def _each(label: str, operation, past: str, *, name: str = "", permission: str = "change", credentials: bool = False):
     """An admin action that applies one service function to each selected account.
 
     It needs the model permission it implies (`permission`), and every selected account must
@@ -117,7 +117,7 @@ def _each(label: str, operation, past: str, *, permission: str = "change", crede
 
     action.short_description = label
     action.allowed_permissions = (permission,)
-    action.__name__ = f"action_{operation.__name__}"
+    action.__name__ = f"action_{name or operation.__name__}"
     return action
 
 
@@ -205,18 +205,19 @@ class AccountAdmin(StrictLookupsMixin, UserAdmin):
         _each("Activate selected accounts", services.activate, "activated"),
         _each("Block selected accounts (revokes their tokens)", services.block, "blocked"),
         _each("Unlock selected accounts", services.unlock, "unlocked"),
-        _each("Soft-delete selected accounts", services.delete, "deleted", permission="delete"),
-        _each("Restore selected accounts", services.restore, "restored", permission="delete"),
+        _each("Soft-delete selected accounts", account_services.soft_delete, "deleted", name="delete",
+              permission="delete"),
+        _each("Restore selected accounts", account_services.restore, "restored", permission="delete"),
         _each(
-            "End all sessions of selected accounts", services.end_sessions, "signed out of every session",
-            credentials=True,
+            "End all sessions of selected accounts", lambda account: sessions.logout_everywhere(account=account),
+            "signed out of every session", name="end_sessions", credentials=True,
         ),
         _each(
             "Turn off MFA of selected accounts (ends their sessions)", services.turn_off_mfa, "without MFA now",
             credentials=True,
         ),
         _each(
-            "Revoke all tokens of selected accounts", credentials.revoke_all_credentials, "signed out everywhere",
+            "Revoke all tokens of selected accounts", sessions.revoke_all_credentials, "signed out everywhere",
             credentials=True,
         ),
     ]  # fmt: skip
@@ -281,11 +282,11 @@ class AccountAdmin(StrictLookupsMixin, UserAdmin):
 
     def delete_model(self, request, obj) -> None:
         """Deleting from the admin site is a soft delete, as in the API."""
-        services.delete(obj)
+        account_services.soft_delete(obj)
 
     def delete_queryset(self, request, queryset) -> None:
         for account in queryset:
-            services.delete(account)
+            account_services.soft_delete(account)
 
 
 @admin.register(User)

@@ -7,10 +7,10 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts import services as account_services
 from accounts.models import User
 from accounts.serializers import ManagedAccountSerializer
 from admins import services
-from admins.authentication import AUTHENTICATION
 from admins.serializers import ORDERINGS, ManagedUserUpdateSerializer, UserListParams
 from common.apis import RealmApi
 from common.envelope import ok
@@ -19,13 +19,14 @@ from common.pagination import paginate
 from common.realms import ADMIN, REALMS
 from common.schema import PAGE_PARAMETERS, api_doc
 from common.serializers import AuditEventSerializer, AuditFilterSerializer
-from tokens import services as credentials
+from tokens import pats, sessions
+from tokens.authentication import ADMIN_AUTHENTICATION
 from tokens.serializers import PersonalAccessTokenSerializer, SessionSerializer
 
 
 class AdminApi(RealmApi):
     realm = ADMIN
-    authentication_classes = AUTHENTICATION
+    authentication_classes = ADMIN_AUTHENTICATION
 
     def managed(self, user: User, message: str) -> Response:
         return ok(ManagedAccountSerializer(user, context=self.context()).data, message)
@@ -95,7 +96,7 @@ class UserDetailApi(AdminApi):
 
     @api_doc(summary="Soft-delete a user", responses={200: None}, errors=(401, 403, 404), tags=TAGS)
     def delete(self, request: Request, user_id: str) -> Response:
-        services.delete(services.get_user(int(user_id)))
+        account_services.soft_delete(services.get_user(int(user_id)))
         return ok(None, "User deleted")
 
 
@@ -127,13 +128,13 @@ class UserSessionsApi(AdminApi):
         tags=TAGS,
     )
     def get(self, request: Request, user_id: str) -> Response:
-        sessions = credentials.live_sessions(services.get_user(int(user_id)))
-        page = paginate(sessions, request.query_params, SessionSerializer)
+        live = sessions.live_sessions(services.get_user(int(user_id)))
+        page = paginate(live, request.query_params, SessionSerializer)
         return ok(page, "Sessions retrieved")
 
     @api_doc(summary="End all of a user's sessions", responses={200: None}, errors=(401, 403, 404), tags=TAGS)
     def delete(self, request: Request, user_id: str) -> Response:
-        services.end_sessions(services.get_user(int(user_id)))
+        sessions.logout_everywhere(account=services.get_user(int(user_id)))
         return ok(None, "Sessions ended")
 
 
@@ -146,7 +147,7 @@ class UserTokensApi(AdminApi):
         tags=TAGS,
     )
     def get(self, request: Request, user_id: str) -> Response:
-        tokens = credentials.list_pats(services.get_user(int(user_id)))
+        tokens = pats.list_pats(services.get_user(int(user_id)))
         page = paginate(tokens, request.query_params, PersonalAccessTokenSerializer)
         return ok(page, "Tokens retrieved")
 
@@ -154,7 +155,7 @@ class UserTokensApi(AdminApi):
 class UserTokenDetailApi(AdminApi):
     @api_doc(summary="Revoke a user's personal access token", responses={200: None}, errors=(401, 403, 404), tags=TAGS)
     def delete(self, request: Request, user_id: str, token_id: str) -> Response:
-        credentials.revoke_pat(account=services.get_user(int(user_id)), token_id=int(token_id))
+        pats.revoke_pat(account=services.get_user(int(user_id)), token_id=int(token_id))
         return ok(None, "Token revoked")
 
 

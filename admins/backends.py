@@ -4,7 +4,7 @@ from django.contrib.auth.backends import ModelBackend
 class AdminSiteBackend(ModelBackend):
     """Keeps the admin site's session of an Admin only while it may still sign in.
 
-    Passwords are checked by tokens.services.verify_credentials (the login form calls it),
+    Passwords are checked by tokens.login.verify_credentials (the login form calls it),
     never by this backend.
     """
 

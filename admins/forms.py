@@ -8,11 +8,11 @@ from django.contrib.admin.forms import AdminAuthenticationForm, AdminPasswordCha
 from django.contrib.auth.forms import BaseUserCreationForm, UserChangeForm
 from django.core.files.uploadedfile import UploadedFile
 
+from accounts import lockout
 from accounts.serializers import ProfileFieldsSerializer
 from common.exceptions import AccountLocked, DomainError, ValidationFailed
 from common.images import process_avatar
 from common.realms import ADMIN
-from tokens import services as credentials
 from tokens.forms import RealmLoginMixin
 
 
@@ -47,7 +47,7 @@ class SitePasswordChangeForm(AdminPasswordChangeForm):
         old_password = self.cleaned_data["old_password"]
         try:
             account = ADMIN.model.objects.get(pk=self.user.pk)  # request.user is a lazy proxy
-            credentials.check_current_password(account, old_password)
+            lockout.check_current_password(account, old_password)
         except AccountLocked as exc:
             raise forms.ValidationError(
                 "This account is locked after too many failed attempts. Try again later.", code="locked"

@@ -1,7 +1,7 @@
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
 
-from common.models import AbstractAccount, AccountManager
+from accounts.models import AbstractAccount, AccountManager
 
 
 class AdminManager(AccountManager):

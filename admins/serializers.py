@@ -3,8 +3,8 @@ from typing import Any
 from rest_framework import serializers
 
 from accounts.models import User
-from accounts.serializers import ProfileFieldsSerializer
-from tokens.serializers import PasswordField, check_password_rules
+from accounts.passwords import password_problems
+from accounts.serializers import PasswordField, ProfileFieldsSerializer
 
 ORDERINGS = ["id", "username", "email", "created_at"]
 
@@ -30,5 +30,6 @@ class ManagedUserUpdateSerializer(ProfileFieldsSerializer):
                 email=attrs.get("email", user.email),
                 name=attrs.get("name", user.name),
             )
-            check_password_rules(attrs["password"], candidate)
+            if problems := password_problems(attrs["password"], candidate):
+                raise serializers.ValidationError({"password": problems})
         return attrs

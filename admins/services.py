@@ -1,7 +1,7 @@
 """What admins do to accounts (users through the API; users and admins through the admin site).
 
-Profile changes go through accounts.services and credential effects through tokens.services,
-so a rule added there holds here too.
+Profile changes go through accounts (services, passwords) and credential effects through
+tokens (sessions, mfa), so a rule added there holds here too.
 """
 
 from typing import Any
@@ -10,12 +10,11 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from accounts import services as account_services
-from accounts.models import User
+from accounts.models import AbstractAccount, User
+from accounts.passwords import set_password
 from common import audit
 from common.exceptions import NotFound
-from common.models import AbstractAccount
-from tokens import mfa
-from tokens import services as credentials
+from tokens import mfa, sessions
 
 
 def get_user(user_id: int) -> User:
@@ -36,7 +35,7 @@ def update_account(
     is_active = data.pop("is_active", None)
     account_services.update_profile(account=account, data=data, request=request)
     if password:
-        credentials.set_password(account, password)
+        set_password(account, password)
     if is_active is not None and is_active != account.is_active:
         (activate if is_active else block)(account)
     return account
@@ -55,7 +54,7 @@ def block(account: AbstractAccount) -> AbstractAccount:
     """Deactivate; every token of the account stops working at once."""
     account.is_active = False
     account.save(update_fields=["is_active", "updated_at"])
-    credentials.revoke_all_credentials(account)
+    sessions.revoke_all_credentials(account)
     audit.record("account.blocked", account=account)
     return account
 
@@ -69,24 +68,9 @@ def unlock(account: AbstractAccount) -> AbstractAccount:
     return account
 
 
-def delete(account: AbstractAccount) -> AbstractAccount:
-    account_services.soft_delete(account)
-    return account
-
-
-def restore(account: AbstractAccount) -> AbstractAccount:
-    return account_services.restore(account)
-
-
-def end_sessions(account: AbstractAccount) -> AbstractAccount:
-    """Every login session of the account ends; personal access tokens stay."""
-    credentials.logout_everywhere(account=account)
-    return account
-
-
 @transaction.atomic
 def turn_off_mfa(account: AbstractAccount) -> AbstractAccount:
     """For an account that lost its device: MFA off, recovery codes gone, every session ends."""
     mfa.disable(account)
-    credentials.logout_everywhere(account=account)
+    sessions.logout_everywhere(account=account)
     return account

@@ -1,34 +1,27 @@
-from accounts.urls import realm_urlpatterns
+"""The admin realm's management routes: users (and their sessions, tokens, MFA) and the audit trail."""
+
+from accounts import services as account_services
 from admins import apis, services
-from admins.authentication import AUTHENTICATION
-from common.realms import ADMIN
 from common.urls import api_path, id_param
 
 USER = f"admin/users/{id_param('user_id')}"
 
 
 def action(name: str, operation, message: str):
-    return api_path(f"{USER}/{name}", apis.UserActionApi.as_view(operation=operation, message=message))
+    view = apis.UserActionApi.as_view(operation=operation, message=message)
+    return api_path(f"{USER}/{name}", view, name=f"admin-user-{name}")
 
 
 urlpatterns = [
-    *realm_urlpatterns(
-        realm=ADMIN,
-        authentication=AUTHENTICATION,
-        auth_prefix="admin/auth",
-        me_prefix="admin/me",
-        open_registration=False,
-        me_methods=("get", "put", "patch"),
-    ),
-    api_path("admin/users", apis.UserListApi.as_view()),
-    api_path("admin/audit", apis.AuditApi.as_view()),
-    api_path(USER, apis.UserDetailApi.as_view()),
+    api_path("admin/users", apis.UserListApi.as_view(), name="admin-users"),
+    api_path("admin/audit", apis.AuditApi.as_view(), name="admin-audit"),
+    api_path(USER, apis.UserDetailApi.as_view(), name="admin-user"),
     action("activate", services.activate, "User activated"),
     action("block", services.block, "User blocked"),
     action("unlock", services.unlock, "User unlocked"),
-    action("restore", services.restore, "User restored"),
-    api_path(f"{USER}/sessions", apis.UserSessionsApi.as_view()),
-    api_path(f"{USER}/mfa", apis.UserMfaApi.as_view()),
-    api_path(f"{USER}/tokens", apis.UserTokensApi.as_view()),
-    api_path(f"{USER}/tokens/{id_param('token_id')}", apis.UserTokenDetailApi.as_view()),
+    action("restore", account_services.restore, "User restored"),
+    api_path(f"{USER}/sessions", apis.UserSessionsApi.as_view(), name="admin-user-sessions"),
+    api_path(f"{USER}/mfa", apis.UserMfaApi.as_view(), name="admin-user-mfa"),
+    api_path(f"{USER}/tokens", apis.UserTokensApi.as_view(), name="admin-user-tokens"),
+    api_path(f"{USER}/tokens/{id_param('token_id')}", apis.UserTokenDetailApi.as_view(), name="admin-user-token"),
 ]

@@ -11,14 +11,11 @@ from common.realms import Realm
 
 class RealmApi(APIView):
     # An API of one realm: `realm` and the authentication classes come from a subclass or
-    # `as_view(...)`; the default permission requires an account of that realm.
+    # `as_view(...)`; the default permissions (common.permissions.SIGNED_IN) require an account
+    # of that realm; a view composes others in `permission_classes`.
     # (A comment, not a docstring: OpenAPI descriptions would inherit it.)
 
     realm: Realm = None  # type: ignore[assignment]  # set by a subclass or as_view(realm=...)
-    # True, or the methods for which a personal access token is refused (tokens.permissions).
-    session_only: bool | tuple[str, ...] = False
-    # True, or the methods an admin without MFA may still use under ADMIN_MFA_REQUIRED.
-    mfa_exempt: bool | tuple[str, ...] = False
 
     # Input serializer per method: the browsable API's HTML forms (common.renderers).
     form_serializers: dict[str, type] = {}

@@ -10,7 +10,7 @@ from common import metrics
 from common.middleware import current_request
 from common.models import AuditEvent
 from common.net import client_ip
-from common.realms import Realm, realm_of
+from common.realms import Realm, realm_of, realm_or_none
 
 # Never stored in details, whatever a caller passes.
 _SECRET_WORDS = ("password", "token", "secret", "code", "digest")
@@ -53,8 +53,4 @@ def _count(event: str, realm: str, details: dict[str, Any]) -> None:
 
 
 def _is_account(value: Any) -> bool:
-    try:
-        realm_of(value)
-    except (AttributeError, StopIteration):
-        return False
-    return getattr(value, "pk", None) is not None
+    return realm_or_none(value) is not None and getattr(value, "pk", None) is not None

@@ -11,9 +11,9 @@ from django.http import HttpRequest, HttpResponse
 from common import metrics
 from common.middleware import current_request
 from common.net import client_ip
-from common.realms import realm_of
+from common.realms import realm_or_none
 
-logger = logging.getLogger("accounts.request")
+logger = logging.getLogger("access")  # the access log: one line per request, whatever app served it
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
@@ -44,10 +44,8 @@ class RequestIdFilter(logging.Filter):
 
 def _account(request: HttpRequest) -> tuple[str | None, int | None]:
     user = getattr(request, "user", None)
-    try:
-        return realm_of(user).name, user.pk
-    except (AttributeError, StopIteration):
-        return None, None
+    realm = realm_or_none(user)
+    return (realm.name, user.pk) if realm is not None else (None, None)
 
 
 class AccessLogMiddleware:

@@ -1,7 +1,15 @@
-"""Rate limits on the Django cache (django-ratelimit), failing open when the cache is down."""
+"""Rate limits on the Django cache (django-ratelimit), failing open when the cache is down.
+
+Every limit is named in LIMITS, with the setting its rate comes from; callers (the API views
+and the HTML login forms, never the services) say `consume(request, "login", realm)`.
+A limit counts per client IP unless a `key` is given (an account, an address); each realm
+and each `scope` (forgot-password and resend-verification for "email") has a budget of its own.
+"""
 
 import logging
+from collections.abc import Callable
 
+from django.conf import settings
 from django.db import DatabaseError
 from django.http import HttpRequest
 from django_ratelimit.core import get_usage
@@ -10,8 +18,30 @@ from redis.exceptions import RedisError
 from common import metrics
 from common.exceptions import RateLimited
 from common.net import client_ip
+from common.realms import Realm
 
 logger = logging.getLogger(__name__)
+
+
+Rate = str | tuple[int, int]
+
+# name -> its rate (read at call time, so settings changed in tests or by an operator apply)
+LIMITS: dict[str, Callable[[], Rate]] = {
+    # every login attempt (password, MFA code, admin site, browsable API) per IP
+    "login": lambda: (settings.RATE_LIMIT_ATTEMPTS, settings.RATE_LIMIT_WINDOW_MINUTES * 60),
+    "register": lambda: settings.REGISTER_RATE,  # registrations per IP
+    "email": lambda: settings.EMAIL_RATE,  # mails a client can cause, per IP and per address
+    "avatar": lambda: settings.AVATAR_RATE,  # image decodes, per IP and per account
+}
+
+
+def group_name(name: str, realm: Realm, scope: str = "") -> str:
+    return ":".join(part for part in (name, scope, realm.name) if part)
+
+
+def consume(request: HttpRequest, name: str, realm: Realm, *, scope: str = "", key: str | None = None) -> None:
+    """Spend one unit of the named limit; 429 RATE_LIMITED with Retry-After when it is spent."""
+    enforce(request, group=group_name(name, realm, scope), rate=LIMITS[name](), key=key)
 
 
 def enforce(request: HttpRequest, *, group: str, rate: str | tuple[int, int], key: str | None = None) -> None:

@@ -23,19 +23,21 @@ class Realm:
         """Where this realm's one-time links live on the frontend: `/reset-password`, `/admin/reset-password`."""
         return "" if self.name == "user" else f"{self.name}/"
 
-    @property
-    def login_rate_group(self) -> str:
-        return f"login:{self.name}"
-
-    @property
-    def register_rate_group(self) -> str:
-        return f"register:{self.name}"
-
 
 USER = Realm(name="user", model_label="accounts.User", title="User")
 ADMIN = Realm(name="admin", model_label="admins.Admin", title="Admin")
 REALMS = {realm.name: realm for realm in (USER, ADMIN)}
 
 
+_BY_LABEL = {realm.model_label: realm for realm in (USER, ADMIN)}
+
+
 def realm_of(account: models.Model) -> Realm:
-    return next(realm for realm in REALMS.values() if realm.model_label == account._meta.label)
+    """The realm an account belongs to (KeyError for anything that is not an account)."""
+    return _BY_LABEL[account._meta.label]
+
+
+def realm_or_none(value: object) -> Realm | None:
+    """The realm of `value` when it is an account, else None (an anonymous user, nothing)."""
+    meta = getattr(value, "_meta", None)
+    return _BY_LABEL.get(meta.label) if meta is not None else None

@@ -261,7 +261,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     # Deny by default: an account of the view's realm, with what its credential may do.
-    "DEFAULT_PERMISSION_CLASSES": ["tokens.permissions.RealmAccess"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "common.permissions.SignedIn",
+        "common.permissions.AdminMfaEnrolled",
+        "common.permissions.TokenCanWrite",
+    ],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "common.negotiation.LenientContentNegotiation",
     "DEFAULT_METADATA_CLASS": "common.metadata.EnvelopeMetadata",
     "EXCEPTION_HANDLER": "common.exceptions.exception_handler",

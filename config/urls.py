@@ -1,13 +1,28 @@
+"""The whole URL tree. Each realm mounts its account routes (accounts.urls) and its credential
+routes (tokens.urls) side by side with its own authentication classes; the admin realm adds
+user management and the audit trail (admins.urls). URLs are resolved in order, so the API's
+hottest path (`users/me`) comes first."""
+
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, re_path
+from django.urls import re_path
 from drf_spectacular.renderers import OpenApiJsonRenderer, OpenApiYamlRenderer
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from accounts import urls as account_urls
+from admins import urls as admin_urls
 from common.health import HealthApi
 from common.metrics import metrics_view
+from common.realms import ADMIN, USER
 from common.urls import api_path
 from common.views import media as media_view
+from tokens import urls as credential_urls
+from tokens.authentication import ADMIN_AUTHENTICATION, USER_AUTHENTICATION
+
+USER_ROUTES = {"realm": USER, "authentication": USER_AUTHENTICATION, "auth_prefix": "auth", "me_prefix": "users/me"}
+ADMIN_ROUTES = {
+    "realm": ADMIN, "authentication": ADMIN_AUTHENTICATION, "auth_prefix": "admin/auth", "me_prefix": "admin/me",
+}  # fmt: skip
 
 
 class DocsView(SpectacularSwaggerSplitView):
@@ -17,23 +32,34 @@ class DocsView(SpectacularSwaggerSplitView):
     http_method_names = ["get", "head"]
 
 
-urlpatterns = [  # the API first: URLs are resolved in order, and the API is the hot path
-    re_path("", include("accounts.urls")),
-    re_path("", include("admins.urls")),
+urlpatterns = [
+    # The user realm: /auth/... and /users/me/...
+    *account_urls.build_urlpatterns(
+        **USER_ROUTES, open_registration=True, me_methods=("get", "put", "patch", "delete")
+    ),
+    *credential_urls.build_urlpatterns(**USER_ROUTES),
+    *credential_urls.browser_urlpatterns(),  # /api-auth/login/ and logout
+    # The admin realm: /admin/auth/..., /admin/me/..., then user management and the audit trail.
+    *account_urls.build_urlpatterns(**ADMIN_ROUTES, open_registration=False, me_methods=("get", "put", "patch")),
+    *credential_urls.build_urlpatterns(**ADMIN_ROUTES),
+    *admin_urls.urlpatterns,
+    # Operators and operations.
     re_path(r"^django-admin/", admin.site.urls),
     api_path("health", HealthApi.as_view(), name="health"),
     api_path(
         "schema", SpectacularAPIView.as_view(renderer_classes=[OpenApiJsonRenderer, OpenApiYamlRenderer]), name="schema"
     ),
-    # The split view loads its start script from a URL, so /docs needs no inline script (CSP).
     api_path("metrics", metrics_view, name="metrics"),
+    # The split view loads its start script from a URL, so /docs needs no inline script (CSP).
     api_path("docs", DocsView.as_view(url_name="schema"), name="docs"),
 ]
 
 if settings.SERVE_MEDIA:
     # Avatars are served by the service itself unless a web server in front does it.
     media = settings.MEDIA_URL.strip("/")
-    urlpatterns.append(re_path(rf"^{media}/(?P<path>avatars/[A-Za-z0-9_-]+\.(?:jpg|png|webp))$", media_view))
+    urlpatterns.append(
+        re_path(rf"^{media}/(?P<path>avatars/[A-Za-z0-9_-]+\.(?:jpg|png|webp))$", media_view, name="media")
+    )
 
 handler404 = "common.views.not_found"
 handler500 = "common.views.server_error"

@@ -1,4 +1,5 @@
-"""Credential endpoints both realms share: login, refresh, logout, password, tokens, sessions.
+"""Credential endpoints both realms share: login, MFA, refresh, logout, password change,
+personal access tokens, sessions.
 
 Each realm mounts them with `as_view(realm=..., authentication_classes=...)` (tokens.urls).
 """
@@ -7,16 +8,18 @@ from drf_spectacular.utils import PolymorphicProxySerializer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts import lockout
+from common import ratelimit
 from common.apis import PublicApi, RealmApi
 from common.envelope import ok
 from common.exceptions import Conflict
 from common.pagination import paginate
+from common.permissions import LOGIN_SESSION, LOGIN_SESSION_BEFORE_MFA
 from common.schema import PAGE_PARAMETERS, api_doc
-from tokens import mfa, services
+from tokens import login, mfa, pats, sessions
 from tokens.serializers import (
     CreatePersonalAccessTokenSerializer,
     CurrentPasswordSerializer,
-    ForgotPasswordSerializer,
     LoginSerializer,
     LogoutAllSerializer,
     LogoutSerializer,
@@ -29,7 +32,6 @@ from tokens.serializers import (
     PersonalAccessTokenSerializer,
     RecoveryCodesSerializer,
     RefreshSerializer,
-    ResetPasswordSerializer,
     SessionSerializer,
     TokenPairSerializer,
     TotpEnrolmentSerializer,
@@ -54,9 +56,9 @@ class LoginApi(PublicApi):
         auth=[],
     )
     def post(self, request: Request) -> Response:
-        services.spend_login_attempt(request, self.realm)
+        ratelimit.consume(request, "login", self.realm)
         data = self.validated(LoginSerializer)
-        result = services.login(
+        result = login.login(
             realm=self.realm,
             identifier=data["username"],
             password=data["password"],
@@ -77,15 +79,14 @@ class MfaVerifyApi(PublicApi):
         auth=[],
     )
     def post(self, request: Request) -> Response:
-        services.spend_login_attempt(request, self.realm)
+        ratelimit.consume(request, "login", self.realm)
         data = self.validated(MfaVerifySerializer)
-        pair = services.verify_mfa(realm=self.realm, request=request, **data)
+        pair = login.verify_mfa(realm=self.realm, request=request, **data)
         return ok(pair, "Login successful", secret=True)
 
 
 class MfaStatusApi(RealmApi):
-    session_only = True
-    mfa_exempt = True
+    permission_classes = LOGIN_SESSION_BEFORE_MFA
 
     @api_doc(summary="Multi-factor authentication status", responses={200: MfaStatusSerializer}, errors=(401, 403))
     def get(self, request: Request) -> Response:
@@ -93,8 +94,7 @@ class MfaStatusApi(RealmApi):
 
 
 class MfaTotpApi(RealmApi):
-    session_only = True
-    mfa_exempt = True
+    permission_classes = LOGIN_SESSION_BEFORE_MFA
 
     @api_doc(
         summary="Start TOTP enrolment: a secret, its otpauth URL and QR code (409 if MFA is on)",
@@ -113,7 +113,7 @@ class MfaTotpApi(RealmApi):
     )
     def delete(self, request: Request) -> Response:
         data = self.validated(CurrentPasswordSerializer)
-        services.check_current_password(request.user, data["current_password"])
+        lockout.check_current_password(request.user, data["current_password"])
         if not request.user.mfa_enabled:
             raise Conflict("Multi-factor authentication is not enabled")
         mfa.disable(request.user)
@@ -122,8 +122,7 @@ class MfaTotpApi(RealmApi):
 
 class MfaConfirmApi(RealmApi):
     form_serializers = {"POST": MfaCodeSerializer}
-    session_only = True
-    mfa_exempt = True
+    permission_classes = LOGIN_SESSION_BEFORE_MFA
 
     @api_doc(
         summary="Confirm TOTP enrolment with a code: MFA is on; 10 recovery codes, shown once",
@@ -139,8 +138,7 @@ class MfaConfirmApi(RealmApi):
 
 class RecoveryCodesApi(RealmApi):
     form_serializers = {"POST": CurrentPasswordSerializer}
-    session_only = True
-    mfa_exempt = True
+    permission_classes = LOGIN_SESSION_BEFORE_MFA
 
     @api_doc(
         summary="New recovery codes (needs the current password); the old ones stop working",
@@ -150,7 +148,7 @@ class RecoveryCodesApi(RealmApi):
     )
     def post(self, request: Request) -> Response:
         data = self.validated(CurrentPasswordSerializer)
-        services.check_current_password(request.user, data["current_password"])
+        lockout.check_current_password(request.user, data["current_password"])
         codes = mfa.regenerate_recovery_codes(request.user)
         return ok({"recovery_codes": codes}, "Recovery codes regenerated", secret=True)
 
@@ -167,51 +165,17 @@ class RefreshApi(PublicApi):
     )
     def post(self, request: Request) -> Response:
         data = self.validated(RefreshSerializer)
-        pair = services.refresh(realm=self.realm, raw_refresh=data["refresh_token"])
+        pair = sessions.refresh(realm=self.realm, raw_refresh=data["refresh_token"])
         return ok(pair, "Token refreshed", secret=True)
 
 
-class ForgotPasswordApi(PublicApi):
-    form_serializers = {"POST": ForgotPasswordSerializer}
-
-    @api_doc(
-        summary="Mail a password reset link (same answer whether or not the address has an account)",
-        request=ForgotPasswordSerializer,
-        responses={200: None},
-        errors=(400, 415, 429),
-        auth=[],
-    )
-    def post(self, request: Request) -> Response:
-        email = self.validated(ForgotPasswordSerializer)["email"]
-        services.spend_email_budget(request, self.realm, purpose="forgot", address=email)
-        services.forgot_password(realm=self.realm, email=email, request=request)
-        return ok(None, "If an account has this address, a reset link is on its way")
-
-
-class ResetPasswordApi(PublicApi):
-    form_serializers = {"POST": ResetPasswordSerializer}
-
-    @api_doc(
-        summary="Set a new password with a reset link's token (ends every session)",
-        request=ResetPasswordSerializer,
-        responses={200: None},
-        errors=(400, 415),
-        auth=[],
-    )
-    def post(self, request: Request) -> Response:
-        data = self.validated(ResetPasswordSerializer)
-        services.reset_password(realm=self.realm, **data)
-        return ok(None, "Password has been reset")
-
-
 class LogoutApi(RealmApi):
-    session_only = True
-    mfa_exempt = True
+    permission_classes = LOGIN_SESSION_BEFORE_MFA
 
     @api_doc(summary="Log out this session", request=LogoutSerializer, responses={200: None}, errors=(400, 401, 403))
     def post(self, request: Request) -> Response:
         data = self.validated(LogoutSerializer)
-        services.logout(
+        sessions.logout(
             account=request.user,
             session_id=request.auth.session_id,
             raw_refresh=data.get("refresh_token"),
@@ -221,8 +185,7 @@ class LogoutApi(RealmApi):
 
 class LogoutAllApi(RealmApi):
     form_serializers = {"POST": LogoutAllSerializer}
-    session_only = True
-    mfa_exempt = True
+    permission_classes = LOGIN_SESSION_BEFORE_MFA
 
     @api_doc(
         summary="Log out every session (but this one with keep_current); personal access tokens stay",
@@ -233,13 +196,13 @@ class LogoutAllApi(RealmApi):
     def post(self, request: Request) -> Response:
         data = self.validated(LogoutAllSerializer)
         keep = request.auth.session_id if data["keep_current"] else None
-        services.logout_everywhere(account=request.user, keep_session_id=keep)
+        sessions.logout_everywhere(account=request.user, keep_session_id=keep)
         return ok(None, "Logged out everywhere")
 
 
 class PasswordApi(RealmApi):
     form_serializers = {"POST": PasswordChangeSerializer}
-    session_only = True
+    permission_classes = LOGIN_SESSION
 
     @api_doc(
         summary="Change the password (ends every other session)",
@@ -249,14 +212,14 @@ class PasswordApi(RealmApi):
     )
     def post(self, request: Request) -> Response:
         data = self.validated(PasswordChangeSerializer, context={"account": request.user})
-        services.check_current_password(request.user, data["current_password"])
-        pair = services.change_password(account=request.user, new_password=data["new_password"], request=request)
+        lockout.check_current_password(request.user, data["current_password"])
+        pair = sessions.change_password(account=request.user, new_password=data["new_password"], request=request)
         return ok(pair, "Password changed", secret=True)
 
 
 class TokenListApi(RealmApi):
     form_serializers = {"POST": CreatePersonalAccessTokenSerializer}
-    session_only = True
+    permission_classes = LOGIN_SESSION
 
     @api_doc(
         summary="List personal access tokens",
@@ -265,7 +228,7 @@ class TokenListApi(RealmApi):
         parameters=PAGE_PARAMETERS,
     )
     def get(self, request: Request) -> Response:
-        page = paginate(services.list_pats(request.user), request.query_params, PersonalAccessTokenSerializer)
+        page = paginate(pats.list_pats(request.user), request.query_params, PersonalAccessTokenSerializer)
         return ok(page, "Tokens retrieved")
 
     @api_doc(
@@ -276,22 +239,22 @@ class TokenListApi(RealmApi):
     )
     def post(self, request: Request) -> Response:
         data = self.validated(CreatePersonalAccessTokenSerializer)
-        token, secret = services.create_pat(account=request.user, **data)
+        token, secret = pats.create_pat(account=request.user, **data)
         token.token = secret
         return ok(NewPersonalAccessTokenSerializer(token).data, "Token created", 201, secret=True)
 
 
 class TokenDetailApi(RealmApi):
-    session_only = True
+    permission_classes = LOGIN_SESSION
 
     @api_doc(summary="Revoke a personal access token", responses={200: None}, errors=(401, 403, 404))
     def delete(self, request: Request, token_id: str) -> Response:
-        services.revoke_pat(account=request.user, token_id=int(token_id))
+        pats.revoke_pat(account=request.user, token_id=int(token_id))
         return ok(None, "Token revoked")
 
 
 class SessionListApi(RealmApi):
-    session_only = True
+    permission_classes = LOGIN_SESSION
 
     @api_doc(
         summary="Live sessions of this account, newest first",
@@ -301,14 +264,14 @@ class SessionListApi(RealmApi):
     )
     def get(self, request: Request) -> Response:
         context = {"current_session_id": request.auth.session_id}
-        page = paginate(services.live_sessions(request.user), request.query_params, SessionSerializer, context=context)
+        page = paginate(sessions.live_sessions(request.user), request.query_params, SessionSerializer, context=context)
         return ok(page, "Sessions retrieved")
 
 
 class SessionDetailApi(RealmApi):
-    session_only = True
+    permission_classes = LOGIN_SESSION
 
     @api_doc(summary="End one session (its access and refresh tokens)", responses={200: None}, errors=(401, 403, 404))
     def delete(self, request: Request, session_id: str) -> Response:
-        services.revoke_session(account=request.user, session_id=int(session_id))
+        sessions.revoke_session(account=request.user, session_id=int(session_id))
         return ok(None, "Session revoked")

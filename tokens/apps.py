@@ -3,11 +3,12 @@ from django.apps import AppConfig
 
 class TokensConfig(AppConfig):
     name = "tokens"
-    verbose_name = "Tokens and sessions"
+    verbose_name = "Sign-in and sessions"
 
     def ready(self) -> None:
-        from common.models import password_changed
+        from accounts import signals
         from tokens import schema  # noqa: F401 - registers the OpenAPI security schemes
-        from tokens.services import end_sessions_on_password_change
+        from tokens.sessions import end_sessions_on_password_change, revoke_on_deletion
 
-        password_changed.connect(end_sessions_on_password_change, dispatch_uid="tokens.end_sessions")
+        signals.password_changed.connect(end_sessions_on_password_change, dispatch_uid="tokens.end_sessions")
+        signals.account_deleted.connect(revoke_on_deletion, dispatch_uid="tokens.revoke_on_deletion")

@@ -6,12 +6,12 @@ from rest_framework.authentication import BaseAuthentication, SessionAuthenticat
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
+from accounts.models import AbstractAccount
 from common.exceptions import InvalidToken
-from common.models import AbstractAccount
-from common.realms import Realm
+from common.realms import ADMIN, USER, Realm
 from tokens import browser, jwt_tokens
 from tokens.models import ABILITIES, LoginSession, PersonalAccessToken
-from tokens.services import PAT_PREFIX, digest, touch_pat
+from tokens.pats import PAT_PREFIX, digest, touch_pat
 
 
 @dataclass(frozen=True)
@@ -91,3 +91,32 @@ class RealmSessionAuthentication(SessionAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return "Bearer"
+
+
+class UserAuthentication(RealmAuthentication):
+    """Bearer tokens of the user realm."""
+
+    realm = USER
+
+
+class UserSessionAuthentication(RealmSessionAuthentication):
+    """Browser sessions of the user realm (/api-auth/login/)."""
+
+    realm = USER
+
+
+class AdminAuthentication(RealmAuthentication):
+    """Bearer tokens of the admin realm."""
+
+    realm = ADMIN
+
+
+class AdminSessionAuthentication(RealmSessionAuthentication):
+    """Browser sessions of the admin realm (started by logging into the Django admin site)."""
+
+    realm = ADMIN
+
+
+# Each realm's authentication classes: its bearer tokens first, then its browser sessions.
+USER_AUTHENTICATION: list[type[BaseAuthentication]] = [UserAuthentication, UserSessionAuthentication]
+ADMIN_AUTHENTICATION: list[type[BaseAuthentication]] = [AdminAuthentication, AdminSessionAuthentication]

@@ -8,9 +8,9 @@ deactivation, soft delete), at once and on every process.
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.http import HttpRequest
 
-from common.models import AbstractAccount
+from accounts.models import AbstractAccount
 from common.realms import Realm, realm_of
-from tokens import services
+from tokens import sessions
 from tokens.models import LoginSession
 
 
@@ -22,7 +22,7 @@ def start(request: HttpRequest, account: AbstractAccount) -> LoginSession:
     """Sign this browser in to the account's realm with a fresh, empty cookie session: nothing a
     planted cookie carried (another realm's login above all) survives. Only the Django admin
     site's own login of this very account (made just before, by the site) is kept."""
-    session = services.new_session(account, request)
+    session = sessions.new_session(account, request)
     own_login = request.session.get(SESSION_KEY) == str(account.pk) and realm_of(account).name == "admin"
     keep = {key: request.session[key] for key in (SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY)
             if own_login and key in request.session}  # fmt: skip

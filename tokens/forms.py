@@ -4,6 +4,8 @@ from django import forms
 from django.conf import settings
 from django.http import HttpRequest
 
+from accounts.models import AbstractAccount
+from common import ratelimit
 from common.exceptions import (
     AccountInactive,
     AccountLocked,
@@ -12,9 +14,8 @@ from common.exceptions import (
     InvalidCredentials,
     RateLimited,
 )
-from common.models import AbstractAccount
 from common.realms import ADMIN, Realm
-from tokens import services
+from tokens import login
 
 
 def _minutes(error: DomainError) -> int:
@@ -35,8 +36,8 @@ class RealmLoginMixin:
 
     def sign_in(self, username: str, password: str, code: str, *, invalid: forms.ValidationError) -> AbstractAccount:
         try:
-            services.spend_login_attempt(self.request, self.realm)
-            account = services.verify_credentials(realm=self.realm, identifier=username, password=password)
+            ratelimit.consume(self.request, "login", self.realm)
+            account = login.verify_credentials(realm=self.realm, identifier=username, password=password)
             self._second_factor(account, code)
         except InvalidCredentials as exc:
             raise invalid from exc
@@ -57,7 +58,7 @@ class RealmLoginMixin:
         except EmailNotVerified as exc:
             raise forms.ValidationError("Verify your email address first (see the mail we sent).") from exc
         self.allowed(account)
-        services.record_login(account, method="mfa" if account.mfa_enabled else "password")
+        login.record_login(account, method="mfa" if account.mfa_enabled else "password")
         return account
 
     def _second_factor(self, account: AbstractAccount, code: str) -> None:
@@ -72,7 +73,7 @@ class RealmLoginMixin:
         if not code:
             raise forms.ValidationError("Enter the code from your authenticator app (or a recovery code).", code="mfa")
         try:
-            services.check_second_factor(account, code)
+            login.check_second_factor(account, code)
         except InvalidCredentials as exc:
             raise forms.ValidationError("This authentication code is not valid.", code="mfa_invalid") from exc
 

@@ -21,9 +21,9 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from accounts.models import AbstractAccount
 from common import audit
 from common.exceptions import Conflict, InvalidToken, ValidationFailed
-from common.models import AbstractAccount
 from common.net import client_ip
 from common.realms import Realm, realm_of
 from tokens.models import MfaChallenge, RecoveryCode, TotpDevice, owner_kwargs

@@ -6,7 +6,7 @@ from django.db import connections, models
 from django.db.models import Q
 from django.utils import timezone
 
-from common.models import AbstractAccount
+from accounts.models import AbstractAccount
 from common.realms import Realm, realm_of
 
 ABILITIES = ("read", "write")

@@ -19,12 +19,12 @@ class RealmBearerScheme(OpenApiAuthenticationExtension):
 
 
 class UserBearerScheme(RealmBearerScheme):
-    target_class = "accounts.authentication.UserAuthentication"
+    target_class = "tokens.authentication.UserAuthentication"
     name = "UserBearer"
 
 
 class AdminBearerScheme(RealmBearerScheme):
-    target_class = "admins.authentication.AdminAuthentication"
+    target_class = "tokens.authentication.AdminAuthentication"
     name = "AdminBearer"
 
 
@@ -43,10 +43,10 @@ class RealmSessionScheme(OpenApiAuthenticationExtension):
 
 
 class UserSessionScheme(RealmSessionScheme):
-    target_class = "accounts.authentication.UserSessionAuthentication"
+    target_class = "tokens.authentication.UserSessionAuthentication"
     name = "UserSession"
 
 
 class AdminSessionScheme(RealmSessionScheme):
-    target_class = "admins.authentication.AdminSessionAuthentication"
+    target_class = "tokens.authentication.AdminSessionAuthentication"
     name = "AdminSession"

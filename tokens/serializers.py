@@ -2,28 +2,12 @@
 
 from typing import Any
 
-from django.conf import settings
-from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from common.models import AbstractAccount
+from accounts.passwords import password_problems
+from accounts.serializers import PasswordField
 from common.serializers import OutputSerializer
 from tokens.models import ABILITIES
-
-
-class PasswordField(serializers.CharField):
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("write_only", True)
-        super().__init__(trim_whitespace=False, max_length=settings.PASSWORD_MAX_LENGTH, **kwargs)
-
-
-def check_password_rules(password: str, account: AbstractAccount, field: str = "password") -> None:
-    """Django's validators (length, common passwords, similarity to the account's own fields)."""
-    try:
-        validate_password(password, user=account)
-    except DjangoValidationError as exc:
-        raise serializers.ValidationError({field: list(exc.messages)}) from exc
 
 
 class LoginSerializer(serializers.Serializer):
@@ -51,7 +35,8 @@ class PasswordChangeSerializer(serializers.Serializer):
     new_password = PasswordField()
 
     def validate_new_password(self, value: str) -> str:
-        check_password_rules(value, self.context["account"], field="new_password")
+        if problems := password_problems(value, self.context["account"]):
+            raise serializers.ValidationError(problems)  # details.new_password: a flat list
         return value
 
 
@@ -99,19 +84,6 @@ class SessionSerializer(OutputSerializer):
 
     def get_current(self, session: Any) -> bool:
         return session.pk == self.context.get("current_session_id")
-
-
-class ForgotPasswordSerializer(serializers.Serializer):
-    email = serializers.EmailField(max_length=254)
-
-
-class ResetPasswordSerializer(serializers.Serializer):
-    token = serializers.CharField(max_length=512)
-    new_password = PasswordField()
-
-
-class OneTimeTokenSerializer(serializers.Serializer):
-    token = serializers.CharField(max_length=512)
 
 
 class MfaChallengeSerializer(OutputSerializer):

@@ -1,33 +1,49 @@
-"""The credential endpoints, mounted once per realm."""
+"""The credential routes of one realm (login, MFA, refresh, logout, password change, personal
+access tokens, sessions), and the browsable API's login pages. config/urls.py mounts them."""
 
-from django.urls import URLPattern
+from django.urls import URLPattern, re_path
 from rest_framework.authentication import BaseAuthentication
 
 from common.realms import Realm
 from common.urls import api_path, id_param
-from tokens import apis
+from tokens import apis, browser_views
 
 
-def credential_urlpatterns(
+def build_urlpatterns(
     *, realm: Realm, authentication: list[type[BaseAuthentication]], auth_prefix: str, me_prefix: str
 ) -> list[URLPattern]:
     auth = {"realm": realm, "authentication_classes": authentication}
     public = {"realm": realm}
+    name = realm.name
     return [
-        api_path(f"{auth_prefix}/login", apis.LoginApi.as_view(**public)),
-        api_path(f"{auth_prefix}/refresh", apis.RefreshApi.as_view(**public)),
-        api_path(f"{auth_prefix}/password/forgot", apis.ForgotPasswordApi.as_view(**public)),
-        api_path(f"{auth_prefix}/password/reset", apis.ResetPasswordApi.as_view(**public)),
-        api_path(f"{auth_prefix}/mfa/verify", apis.MfaVerifyApi.as_view(**public)),
-        api_path(f"{auth_prefix}/logout", apis.LogoutApi.as_view(**auth)),
-        api_path(f"{auth_prefix}/logout-all", apis.LogoutAllApi.as_view(**auth)),
-        api_path(f"{me_prefix}/password", apis.PasswordApi.as_view(**auth)),
-        api_path(f"{me_prefix}/tokens", apis.TokenListApi.as_view(**auth)),
-        api_path(f"{me_prefix}/tokens/{id_param('token_id')}", apis.TokenDetailApi.as_view(**auth)),
-        api_path(f"{me_prefix}/mfa", apis.MfaStatusApi.as_view(**auth)),
-        api_path(f"{me_prefix}/mfa/totp", apis.MfaTotpApi.as_view(**auth)),
-        api_path(f"{me_prefix}/mfa/totp/confirm", apis.MfaConfirmApi.as_view(**auth)),
-        api_path(f"{me_prefix}/mfa/recovery-codes", apis.RecoveryCodesApi.as_view(**auth)),
-        api_path(f"{me_prefix}/sessions", apis.SessionListApi.as_view(**auth)),
-        api_path(f"{me_prefix}/sessions/{id_param('session_id')}", apis.SessionDetailApi.as_view(**auth)),
+        api_path(f"{auth_prefix}/login", apis.LoginApi.as_view(**public), name=f"{name}-login"),
+        api_path(f"{auth_prefix}/refresh", apis.RefreshApi.as_view(**public), name=f"{name}-refresh"),
+        api_path(f"{auth_prefix}/mfa/verify", apis.MfaVerifyApi.as_view(**public), name=f"{name}-mfa-verify"),
+        api_path(f"{auth_prefix}/logout", apis.LogoutApi.as_view(**auth), name=f"{name}-logout"),
+        api_path(f"{auth_prefix}/logout-all", apis.LogoutAllApi.as_view(**auth), name=f"{name}-logout-all"),
+        api_path(f"{me_prefix}/password", apis.PasswordApi.as_view(**auth), name=f"{name}-password"),
+        api_path(f"{me_prefix}/tokens", apis.TokenListApi.as_view(**auth), name=f"{name}-tokens"),
+        api_path(
+            f"{me_prefix}/tokens/{id_param('token_id')}", apis.TokenDetailApi.as_view(**auth), name=f"{name}-token"
+        ),
+        api_path(f"{me_prefix}/mfa", apis.MfaStatusApi.as_view(**auth), name=f"{name}-mfa"),
+        api_path(f"{me_prefix}/mfa/totp", apis.MfaTotpApi.as_view(**auth), name=f"{name}-mfa-totp"),
+        api_path(f"{me_prefix}/mfa/totp/confirm", apis.MfaConfirmApi.as_view(**auth), name=f"{name}-mfa-totp-confirm"),
+        api_path(
+            f"{me_prefix}/mfa/recovery-codes", apis.RecoveryCodesApi.as_view(**auth), name=f"{name}-mfa-recovery-codes"
+        ),
+        api_path(f"{me_prefix}/sessions", apis.SessionListApi.as_view(**auth), name=f"{name}-sessions"),
+        api_path(
+            f"{me_prefix}/sessions/{id_param('session_id')}",
+            apis.SessionDetailApi.as_view(**auth),
+            name=f"{name}-session",
+        ),
+    ]
+
+
+def browser_urlpatterns() -> list[URLPattern]:
+    """The browsable API's own login and logout (browser sessions of the user realm)."""
+    return [
+        re_path(r"^api-auth/login/?$", browser_views.login, name="api-login"),
+        re_path(r"^api-auth/logout/?$", browser_views.logout, name="api-logout"),
     ]

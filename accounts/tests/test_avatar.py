@@ -12,8 +12,8 @@ from accounts.models import User
 from accounts.tests.images import huge_single_colour_png, image_bytes, jpeg_with_gps, upload
 from common import images
 from common.exceptions import ValidationFailed
-from common.testing import assert_error, assert_ok, bearer
 from common.tests import hostile_images
+from common.tests.utils import assert_error, assert_ok, bearer
 
 
 def files_in(root: Path) -> list[str]:
@@ -299,7 +299,7 @@ def test_two_concurrent_scan_bombs_leave_both_workers_serving():
     """The upload that killed a worker: two at once, then /health, on real gunicorn workers."""
     import uuid
 
-    from common.testing import gunicorn, http, run_concurrently
+    from common.tests.utils import gunicorn, http, run_concurrently
 
     bomb = hostile_images.jpeg_scan_bomb()
 

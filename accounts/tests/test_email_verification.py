@@ -8,8 +8,8 @@ from django.core import mail
 from django.utils import timezone
 
 from common.models import AuditEvent
-from common.testing import assert_error, assert_ok, bearer
 from common.tests.factories import PASSWORD
+from common.tests.utils import assert_error, assert_ok, bearer
 from conftest import RealmCase
 
 RealmCaseUser = RealmCase("user")

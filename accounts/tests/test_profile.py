@@ -8,8 +8,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from accounts.services import update_profile
-from common.testing import assert_error, assert_ok, bearer, run_concurrently
 from common.tests.factories import PASSWORD, UserFactory
+from common.tests.utils import assert_error, assert_ok, bearer, run_concurrently
 
 ACCOUNT_KEYS = {
     "email_verified",
@@ -227,18 +227,6 @@ class TestMe:
 
     def test_admins_cannot_delete_themselves_through_the_api(self, api_client, admin_token):
         assert_error(api_client.delete("/admin/me", **bearer(admin_token)), 405, "METHOD_NOT_ALLOWED")
-
-    def test_pat_can_read_and_update_the_profile(self, api_client, realm_case):
-        from tokens.tests.factories import PersonalAccessTokenFactory
-
-        token = PersonalAccessTokenFactory(owner=realm_case.make())
-        assert_ok(api_client.get(realm_case.me, **bearer(token.secret)))
-        assert (
-            assert_ok(api_client.patch(realm_case.me, {"name": "Via PAT"}, format="json", **bearer(token.secret)))[
-                "name"
-            ]
-            == "Via PAT"
-        )
 
     def test_browsable_api_renders_html_with_the_envelope(self, api_client, realm_case):
         account = realm_case.make()

@@ -12,9 +12,9 @@ from django.conf import settings
 from django.db import connections
 
 from accounts.models import User
-from common.testing import gunicorn
 from common.tests.factories import PASSWORD, AdminFactory, UserFactory
-from tokens.services import open_session
+from common.tests.utils import gunicorn
+from tokens.sessions import open_session
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -11,7 +11,7 @@ from accounts.models import User
 from admins.models import Admin
 from common.tests.factories import AdminFactory, UserFactory
 from tokens.models import LoginSession, PersonalAccessToken
-from tokens.services import open_session
+from tokens.sessions import open_session
 from tokens.tests.factories import PersonalAccessTokenFactory
 
 FLAGS = {"username": "root", "email": "Root@Example.com", "name": "Root Admin", "password": "a-long-passphrase"}

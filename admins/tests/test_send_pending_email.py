@@ -14,9 +14,9 @@ from django.conf import settings as django_settings
 from django.core.management import call_command
 
 from common.models import OutboxEmail
-from common.servers import database_url, free_port
-from common.testing import gunicorn, http
 from common.tests.factories import UserFactory
+from common.tests.servers import database_url, free_port
+from common.tests.utils import gunicorn, http
 
 pytestmark = [pytest.mark.gunicorn, pytest.mark.django_db(transaction=True)]
 

@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from common import pagination, search
-from common.testing import assert_error, assert_ok, bearer
 from common.tests.factories import PASSWORD, UserFactory
+from common.tests.utils import assert_error, assert_ok, bearer
 from tokens.tests.factories import PersonalAccessTokenFactory
 
 MANAGED_KEYS = {

@@ -6,8 +6,8 @@ from django.db import transaction
 
 from common import audit
 from common.models import AuditEvent
-from common.testing import assert_error, assert_ok, bearer
 from common.tests.factories import PASSWORD, AdminFactory, UserFactory
+from common.tests.utils import assert_error, assert_ok, bearer
 
 EVENT_KEYS = {
     "id",

@@ -9,7 +9,7 @@ from rest_framework import exceptions as drf
 
 from common import exceptions as errors
 from common.exceptions import error_response_data, unique_conflict
-from common.testing import assert_error, assert_ok
+from common.tests.utils import assert_error, assert_ok
 
 
 @pytest.mark.parametrize(

@@ -14,9 +14,9 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from common.servers import database_url, free_port
-from common.testing import gunicorn, http
 from common.tests.factories import PASSWORD, UserFactory
+from common.tests.servers import database_url, free_port
+from common.tests.utils import gunicorn, http
 
 pytestmark = [pytest.mark.gunicorn, pytest.mark.django_db(transaction=True)]
 

@@ -9,8 +9,8 @@ import pytest
 from django.test import Client
 
 from common.logs import TextFormatter, escape_control
-from common.testing import assert_error, bearer
 from common.tests.factories import UserFactory
+from common.tests.utils import assert_error, bearer
 
 
 def cursor(position: object) -> str:

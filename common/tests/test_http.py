@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from common.testing import gunicorn
 from common.tests.factories import PASSWORD, UserFactory
+from common.tests.utils import gunicorn
 
 
 @pytest.mark.django_db

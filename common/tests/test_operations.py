@@ -9,8 +9,8 @@ import sys
 import pytest
 from django.conf import settings
 
-from common.testing import assert_error
 from common.tests.factories import PASSWORD
+from common.tests.utils import assert_error
 
 
 @pytest.mark.django_db
@@ -51,7 +51,7 @@ def test_json_logs_are_one_object_per_line_with_the_request_fields(tmp_path):
         [sys.executable, "-c", script], cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, check=True
     )
     lines = [json.loads(line) for line in result.stderr.splitlines() if line.strip()]
-    access = next(line for line in lines if line.get("logger") == "accounts.request")
+    access = next(line for line in lines if line.get("logger") == "access")
     assert access["method"] == "GET" and access["path"] == "/no/such/path" and access["status"] == 404
     assert access["client_ip"] == "192.0.2.5" and access["request_id"] == "json-log-1"
     assert isinstance(access["duration_ms"], float) and access["realm"] is None and access["account_id"] is None
@@ -111,7 +111,7 @@ def test_check_deploy_is_clean_with_the_production_settings():
 @pytest.mark.gunicorn
 @pytest.mark.django_db(transaction=True)
 def test_metrics_add_up_across_gunicorn_workers():
-    from common.testing import gunicorn, http
+    from common.tests.utils import gunicorn, http
 
     with gunicorn(workers=3, METRICS_TOKEN="metrics-secret-123") as url:
         for _ in range(30):

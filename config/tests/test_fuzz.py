@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from common.testing import gunicorn
 from common.tests.factories import AdminFactory, UserFactory
-from tokens.services import open_session
+from common.tests.utils import gunicorn
+from tokens.sessions import open_session
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.gunicorn, pytest.mark.django_db(transaction=True)]
 

@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from common.realms import realm_of
 from common.tests.factories import UserFactory
-from tokens import services
+from tokens import pats
 from tokens.models import PersonalAccessToken
 
 
@@ -17,8 +17,8 @@ class PersonalAccessTokenFactory(factory.django.DjangoModelFactory):
 
     owner = factory.SubFactory(UserFactory)
     name = factory.Sequence(lambda n: f"token {n}")
-    secret = factory.Sequence(lambda n: f"{services.PAT_PREFIX}{n:08d}{'k' * 32}")
-    digest = factory.LazyAttribute(lambda o: services.digest(o.secret))
+    secret = factory.Sequence(lambda n: f"{pats.PAT_PREFIX}{n:08d}{'k' * 32}")
+    digest = factory.LazyAttribute(lambda o: pats.digest(o.secret))
     expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=30))
 
     @classmethod

@@ -11,8 +11,8 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from common.testing import assert_error, assert_ok, bearer, run_concurrently
 from common.tests.factories import PASSWORD, AdminFactory, UserFactory
+from common.tests.utils import assert_error, assert_ok, bearer, run_concurrently
 from tokens.models import LoginSession, PersonalAccessToken
 from tokens.tests.factories import PersonalAccessTokenFactory
 
@@ -445,14 +445,14 @@ class TestAdminRegistration:
 
 class TestRevocationOnAccountChanges:
     def test_blocking_kills_jwt_and_pat(self, api_client, realm_case):
-        from tokens import services
+        from tokens import sessions
 
         account = realm_case.make()
         pair = realm_case.login_pair(api_client, account)
         pat = PersonalAccessTokenFactory(owner=account)
         account.is_active = False
         account.save()
-        services.revoke_all_credentials(account)
+        sessions.revoke_all_credentials(account)
         assert_error(me(api_client, realm_case, pair["access_token"]), 401, "INVALID_TOKEN")
         assert_error(me(api_client, realm_case, pat.secret), 401, "INVALID_TOKEN")
 
@@ -484,3 +484,11 @@ def test_open_endpoints_ignore_a_stale_bearer_token(api_client, realm_case):
     if realm_case.name == "user":
         body = {"username": "fresh", "name": "F", "email": "fresh@example.com", "password": "a-long-passphrase"}
         assert_ok(api_client.post("/auth/register", body, format="json", **stale), 201)
+
+
+@pytest.mark.django_db
+def test_a_pat_can_read_and_update_the_profile(api_client, realm_case):
+    token = PersonalAccessTokenFactory(owner=realm_case.make())
+    assert_ok(api_client.get(realm_case.me, **bearer(token.secret)))
+    data = assert_ok(api_client.patch(realm_case.me, {"name": "Via PAT"}, format="json", **bearer(token.secret)))
+    assert data["name"] == "Via PAT"

@@ -6,8 +6,8 @@ import pytest
 from django.test import Client
 
 from common.models import AuditEvent
-from common.testing import assert_error, assert_ok, bearer
 from common.tests.factories import PASSWORD, AdminFactory, UserFactory
+from common.tests.utils import assert_error, assert_ok, bearer
 from tokens.models import LoginSession
 
 LOGIN = "/api-auth/login/"
@@ -189,7 +189,7 @@ class TestRevocation:
         elif how == "logout_all":
             api_client.delete(f"/admin/users/{user.pk}/sessions", **bearer(admin_token))
         else:
-            from tokens import one_time
+            from accounts import one_time
 
             token = one_time.make(one_time.RESET, user)
             body = {"token": token, "new_password": "reset-in-a-browser-1"}

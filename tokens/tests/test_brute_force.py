@@ -11,8 +11,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from common.realms import USER
-from common.testing import assert_error, assert_ok, gunicorn, http, run_concurrently
 from common.tests.factories import PASSWORD, UserFactory
+from common.tests.utils import assert_error, assert_ok, gunicorn, http, run_concurrently
 
 
 def attempt(client, case, account, password="wrong-password", **extra):

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from common.testing import gunicorn, http
 from common.tests.factories import PASSWORD, UserFactory
+from common.tests.utils import gunicorn, http
 
 pytestmark = [pytest.mark.gunicorn, pytest.mark.django_db(transaction=True)]
 

@@ -9,8 +9,8 @@ from django.core import mail
 from django.utils import timezone
 
 from common.models import OutboxEmail
-from common.testing import assert_error, assert_ok, bearer
 from common.tests.factories import PASSWORD
+from common.tests.utils import assert_error, assert_ok, bearer
 from tokens.models import LoginSession
 from tokens.tests.factories import PersonalAccessTokenFactory
 

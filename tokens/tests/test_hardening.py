@@ -6,8 +6,8 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
-from common.testing import assert_error, assert_ok, bearer
 from common.tests.factories import PASSWORD, AdminFactory, UserFactory
+from common.tests.utils import assert_error, assert_ok, bearer
 from tokens.models import LoginSession
 from tokens.tests.factories import PersonalAccessTokenFactory
 

@@ -10,9 +10,9 @@ import time_machine
 from django.utils import timezone
 
 from common.exceptions import InvalidCredentials
-from common.testing import assert_error, assert_ok, bearer, run_concurrently
 from common.tests.factories import PASSWORD, AdminFactory, UserFactory
-from tokens import mfa, services
+from common.tests.utils import assert_error, assert_ok, bearer, run_concurrently
+from tokens import login, mfa
 from tokens.models import LoginSession, RecoveryCode, TotpDevice
 
 
@@ -266,6 +266,6 @@ def test_second_factor_helper_counts_failures(db):
     account = UserFactory(mfa_enabled=True)
     TotpDevice.objects.create(user=account, seed="s", confirmed_at=timezone.now())
     with pytest.raises(InvalidCredentials):
-        services.check_second_factor(account, "123456")
+        login.check_second_factor(account, "123456")
     account.refresh_from_db()
     assert account.failed_login_attempts == 1

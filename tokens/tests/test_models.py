@@ -7,8 +7,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from common.realms import ADMIN, USER
-from common.testing import run_concurrently
 from common.tests.factories import AdminFactory, UserFactory
+from common.tests.utils import run_concurrently
 from tokens.models import PersonalAccessToken
 
 

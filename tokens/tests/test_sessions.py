@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from common.testing import assert_error, assert_ok, bearer, gunicorn, http
 from common.tests.factories import PASSWORD, UserFactory
+from common.tests.utils import assert_error, assert_ok, bearer, gunicorn, http
 from tokens.models import LoginSession
 from tokens.tests.factories import PersonalAccessTokenFactory
 
@@ -213,16 +213,16 @@ def test_a_session_revoked_through_one_server_is_refused_at_once_by_another():
 def test_a_login_that_cannot_open_its_session_records_no_success(realm_case, monkeypatch):
     from common.models import AuditEvent
     from common.realms import REALMS
-    from tokens import services
+    from tokens import login, sessions
 
     account = realm_case.make()
 
     def broken(*args, **kwargs):
         raise RuntimeError("database gone")
 
-    monkeypatch.setattr(services, "new_session", broken)
+    monkeypatch.setattr(sessions, "new_session", broken)
     with pytest.raises(RuntimeError):
-        services.login(realm=REALMS[realm_case.name], identifier=account.username, password=PASSWORD, request=None)
+        login.login(realm=REALMS[realm_case.name], identifier=account.username, password=PASSWORD, request=None)
     account.refresh_from_db()
     assert account.last_login_at is None
     assert not AuditEvent.objects.filter(event="login.succeeded").exists()

@@ -1,7 +1,7 @@
 """`make bench`: the service's hot paths against baselines, measured with wrk on real gunicorn.
 
 Baselines run in the same server and the same run (a bare DRF view, and one doing a single
-primary-key query, from config.bench_urls), so the ratios hold on any machine. Prints one
+primary-key query, from bench.urls), so the ratios hold on any machine. Prints one
 table with the budgets of docs/benchmarks.md and writes it there (not in --smoke mode).
 """
 
@@ -30,8 +30,9 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import User
 from admins.models import Admin
 from common.pagination import encode_cursor
-from common.servers import run_gunicorn
-from tokens.services import create_pat, open_session
+from common.tests.servers import run_gunicorn
+from tokens.pats import create_pat
+from tokens.sessions import open_session
 
 PASSWORD = "bench-passphrase-not-secret"
 LARGE = 1_000_000
@@ -108,7 +109,7 @@ class Command(BaseCommand):
         admin_jwt = {"Authorization": f"Bearer {open_session(admin, None)['access_token']}"}
         queries = {name: _queries_per_request("/users/me", h) for name, h in (("JWT", jwt), ("PAT", pat))}
         env = {"RATE_LIMIT_ATTEMPTS": "100000000", "MAX_LOGIN_ATTEMPTS": "100000000"}
-        with run_gunicorn(workers=workers, settings_module="config.bench_settings", **env) as url:
+        with run_gunicorn(workers=workers, settings_module="bench.settings", **env) as url:
             targets = [
                 ("bare DRF view", f"{url}/_bench/bare", {}),
                 ("bare DRF view + one PK query", f"{url}/_bench/pk?id={user.pk}", {}),
@@ -148,7 +149,7 @@ class Command(BaseCommand):
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("VACUUM ANALYZE accounts_user")
-        with run_gunicorn(workers=workers, settings_module="config.bench_settings", **env) as url:
+        with run_gunicorn(workers=workers, settings_module="bench.settings", **env) as url:
             return {name: single_client_p50(url + path, count=count, headers=headers) for name, path in cases.items()}
 
     def _report(self, rows, queries, rss, login_p50, argon2s, lists, *, smoke, workers, seconds) -> None:
@@ -207,7 +208,7 @@ class Command(BaseCommand):
         header = [
             "# Benchmarks",
             "",
-            "Written by `make bench` (`python manage.py bench`); the budgets are those of the performance issue.",
+            "Written by `make bench` (`python -m bench`); the budgets are those of the performance issue.",
             "Its budget against the FastAPI service this one replaces is not measured: that service is not",
             "available here. Single runs on a 2-core machine vary by up to 20 % (wrk, PostgreSQL and gunicorn",
             "share the cores).",

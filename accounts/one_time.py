@@ -15,9 +15,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.core import signing
 
+from accounts.models import AbstractAccount
 from common import mail
 from common.exceptions import ValidationFailed
-from common.models import AbstractAccount
 from common.realms import Realm, realm_of
 
 RESET, VERIFY = "password-reset", "email-verify"
@@ -36,6 +36,7 @@ def _state(purpose: str, account: AbstractAccount) -> str:
 
 def _signer(purpose: str, realm: Realm) -> signing.TimestampSigner:
     # "." keeps the token URL-safe (base64url pieces joined by dots).
+    # The salt of earlier releases (when this module lived in `tokens`): their links keep working.
     return signing.TimestampSigner(salt=f"tokens.one_time:{purpose}:{realm.name}", sep=".")
 
 

@@ -1,0 +1,96 @@
+"""Who may call an endpoint: one small policy per class, composed per view as DRF composes its
+own (`permission_classes = [SignedIn, AdminMfaEnrolled, LoginSession]`).
+
+The default (DEFAULT_PERMISSION_CLASSES) is `SIGNED_IN`: deny unless an account of the view's
+realm is signed in. Public views say so with `permission_classes = [AllowAny]`. A policy that
+holds for some methods only is narrowed with `.only(...)` or `.except_for(...)`.
+
+A request's credential (`request.auth`) is read through two attributes only: `is_session`
+(a login session: a JWT or a browser session) and `abilities` (of a personal access token),
+so this module needs nothing from the app that authenticates.
+"""
+
+from typing import Any, ClassVar
+
+from django.conf import settings
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.request import Request
+
+from common.exceptions import Forbidden, MfaRequired
+from common.realms import ADMIN
+
+
+class Policy(BasePermission):
+    """A permission that may apply to some methods only (`methods`; None: all of them)."""
+
+    methods: ClassVar[frozenset[str] | None] = None
+    exempt: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def only(cls, *methods: str) -> type["Policy"]:
+        """This policy, for these methods only."""
+        return type(f"{cls.__name__}Only{''.join(methods)}", (cls,), {"methods": frozenset(methods)})
+
+    @classmethod
+    def except_for(cls, *methods: str) -> type["Policy"]:
+        """This policy, for every method but these."""
+        return type(f"{cls.__name__}Except{''.join(methods)}", (cls,), {"exempt": frozenset(methods)})
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        method = "GET" if request.method == "HEAD" else request.method  # HEAD is GET without the body
+        if method in self.exempt or (self.methods is not None and method not in self.methods):
+            return True
+        return self.check(request, view)
+
+    def check(self, request: Request, view: Any) -> bool:
+        raise NotImplementedError
+
+
+class SignedIn(Policy):
+    """An account of the view's realm is signed in (the realm's authentication classes found one)."""
+
+    def check(self, request: Request, view: Any) -> bool:
+        return request.user is not None
+
+
+class AdminMfaEnrolled(Policy):
+    """With ADMIN_MFA_REQUIRED, an admin without MFA is refused (403 MFA_REQUIRED); views that
+    let it get in and enrol leave this policy out, or narrow it."""
+
+    def check(self, request: Request, view: Any) -> bool:
+        if settings.ADMIN_MFA_REQUIRED and getattr(view, "realm", None) is ADMIN and not request.user.mfa_enabled:
+            raise MfaRequired()
+        return True
+
+
+class LoginSession(Policy):
+    """A login session (JWT or browser), not a personal access token: where a stolen long-lived
+    secret must not reach (403 FORBIDDEN)."""
+
+    def check(self, request: Request, view: Any) -> bool:
+        require_login_session(request)
+        return True
+
+
+class TokenCanWrite(Policy):
+    """A personal access token without the `write` ability only reads (403 on unsafe methods)."""
+
+    def check(self, request: Request, view: Any) -> bool:
+        abilities = getattr(request.auth, "abilities", None)
+        if request.method not in SAFE_METHODS and abilities is not None and "write" not in abilities:
+            raise Forbidden("This personal access token is read-only")
+        return True
+
+
+def require_login_session(request: Request) -> None:
+    """403 unless the request is authenticated by a login session (for checks inside a view)."""
+    if getattr(request.auth, "is_session", True) is False:
+        raise Forbidden("This action requires a login session, not a personal access token")
+
+
+# The default: signed in to this realm, MFA where required, write ability for writes.
+SIGNED_IN: list[type[BasePermission]] = [SignedIn, AdminMfaEnrolled, TokenCanWrite]
+# ... and a login session, not a personal access token.
+LOGIN_SESSION: list[type[BasePermission]] = [SignedIn, AdminMfaEnrolled, LoginSession, TokenCanWrite]
+# ... without the admin MFA requirement: what an admin without MFA needs to get in and enrol.
+LOGIN_SESSION_BEFORE_MFA: list[type[BasePermission]] = [SignedIn, LoginSession, TokenCanWrite]

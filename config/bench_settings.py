@@ -1,5 +1,0 @@
-"""Settings for `manage.py bench`: production settings plus the baseline views' URLs (never served in production)."""
-
-from config.settings import *  # noqa: F403
-
-ROOT_URLCONF = "config.bench_urls"
