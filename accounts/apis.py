@@ -56,15 +56,17 @@ def limit_mail(request: Request, realm: Realm, *, scope: str, address: str) -> N
 
 
 class RegisterApi(RealmApi):
+    name = "Register an account"
     form_serializers = {"POST": RegisterSerializer}
 
     @api_doc(
         summary="Register an account",
-        request=RegisterSerializer,
+        request={"multipart/form-data": RegisterSerializer},
         responses={201: AccountSerializer},
         errors=(400, 401, 403, 409, 413, 415, 429),
         description="Open for users; admin registration needs an admin bearer token (not a personal access "
-        "token). Avatar only in multipart.",
+        "token). Documented as multipart/form-data since it may carry a file (the avatar); JSON and "
+        "x-www-form-urlencoded bodies work too, without a file.",
     )
     def post(self, request: Request) -> Response:
         ratelimit.consume(request, "register", self.realm)
@@ -89,6 +91,7 @@ class OpenRegisterApi(RegisterApi):
 
 
 class MeApi(RealmApi):
+    name = "Your profile"
     form_serializers = {"PUT": ProfileUpdateSerializer, "PATCH": ProfileUpdateSerializer}
     permission_classes = [SignedIn, AdminMfaEnrolled.except_for("GET"), LoginSession.only("DELETE"), TokenCanWrite]
 
@@ -101,11 +104,12 @@ class MeApi(RealmApi):
 
     @api_doc(
         summary="Update the profile (partial for PUT and PATCH)",
-        request=ProfileUpdateSerializer,
+        request={"multipart/form-data": ProfileUpdateSerializer},
         responses={200: AccountSerializer},
         errors=(400, 401, 403, 409, 413, 415, 423, 429),
         description="A new `email` needs a login session (not a personal access token) and `current_password`; "
-        "it stays `pending_email` until the link mailed to it is followed.",
+        "it stays `pending_email` until the link mailed to it is followed. Documented as multipart/form-data "
+        "since it may carry a file (the avatar); JSON and x-www-form-urlencoded bodies work too, without a file.",
     )
     def put(self, request: Request) -> Response:
         # PUT is a partial update too (docs/api.md §6): unspecified fields keep their value.
@@ -130,6 +134,8 @@ class MeApi(RealmApi):
 
 
 class MeAvatarApi(RealmApi):
+    name = "Your avatar"
+
     @api_doc(summary="Remove the avatar", responses={200: AccountSerializer}, errors=(401, 403))
     def delete(self, request: Request) -> Response:
         account = services.remove_avatar(request.user)
@@ -137,6 +143,7 @@ class MeAvatarApi(RealmApi):
 
 
 class VerifyEmailApi(PublicApi):
+    name = "Verify your email address"
     form_serializers = {"POST": OneTimeTokenSerializer}
 
     @api_doc(
@@ -153,6 +160,7 @@ class VerifyEmailApi(PublicApi):
 
 
 class ResendVerificationApi(RealmApi):
+    name = "Resend the verification link"
     permission_classes = [SignedIn, TokenCanWrite]  # an admin without MFA may still verify its address
 
     @api_doc(
@@ -168,6 +176,7 @@ class ResendVerificationApi(RealmApi):
 
 
 class ForgotPasswordApi(PublicApi):
+    name = "Forgotten password"
     form_serializers = {"POST": ForgotPasswordSerializer}
 
     @api_doc(
@@ -185,6 +194,7 @@ class ForgotPasswordApi(PublicApi):
 
 
 class ResetPasswordApi(PublicApi):
+    name = "Reset your password"
     form_serializers = {"POST": ResetPasswordSerializer}
 
     @api_doc(
@@ -201,6 +211,8 @@ class ResetPasswordApi(PublicApi):
 
 
 class SecurityEventsApi(RealmApi):
+    name = "Your security events"
+
     @api_doc(
         summary="Security events about this account, newest first",
         responses={200: (AuditEventSerializer, True)},

@@ -63,6 +63,8 @@ class ProfileUpdateSerializer(AccountFieldsSerializer):
 
 
 class RegisterSerializer(AccountFieldsSerializer):
+    """Registration; with an avatar it is sent as multipart/form-data."""
+
     password = PasswordField()
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

@@ -43,9 +43,10 @@ TAGS = ["admin users"]
 
 
 class UserListApi(AdminApi):
+    name = "Users"
+
     @api_doc(
         summary="List users",
-        operation_id="admin_users_list",
         responses={200: (ManagedAccountSerializer, True)},
         errors=(400, 401, 403),
         parameters=LIST_PARAMETERS,
@@ -66,6 +67,7 @@ class UserListApi(AdminApi):
 
 
 class UserDetailApi(AdminApi):
+    name = "User"
     form_serializers = {"PUT": ManagedUserUpdateSerializer, "PATCH": ManagedUserUpdateSerializer}
 
     def form_instance(self) -> User:
@@ -103,6 +105,7 @@ class UserDetailApi(AdminApi):
 class UserActionApi(AdminApi):
     """PATCH /admin/users/{id}/<action>."""
 
+    name = "User action"
     operation: Callable[[User], User] | None = None  # set by as_view(operation=...)
     message = ""
 
@@ -120,6 +123,8 @@ class UserActionApi(AdminApi):
 
 
 class UserSessionsApi(AdminApi):
+    name = "User's sessions"
+
     @api_doc(
         summary="A user's live sessions, newest first",
         responses={200: (SessionSerializer, True)},
@@ -139,6 +144,8 @@ class UserSessionsApi(AdminApi):
 
 
 class UserTokensApi(AdminApi):
+    name = "User's personal access tokens"
+
     @api_doc(
         summary="A user's personal access tokens",
         responses={200: (PersonalAccessTokenSerializer, True)},
@@ -153,6 +160,8 @@ class UserTokensApi(AdminApi):
 
 
 class UserTokenDetailApi(AdminApi):
+    name = "User's personal access token"
+
     @api_doc(summary="Revoke a user's personal access token", responses={200: None}, errors=(401, 403, 404), tags=TAGS)
     def delete(self, request: Request, user_id: str, token_id: str) -> Response:
         pats.revoke_pat(account=services.get_user(int(user_id)), token_id=int(token_id))
@@ -160,6 +169,8 @@ class UserTokenDetailApi(AdminApi):
 
 
 class UserMfaApi(AdminApi):
+    name = "User's multi-factor authentication"
+
     @api_doc(
         summary="Turn off a user's MFA (lost device): recovery codes gone, the user's sessions end",
         responses={200: ManagedAccountSerializer},
@@ -181,6 +192,8 @@ AUDIT_PARAMETERS = [
 
 
 class AuditApi(AdminApi):
+    name = "Audit trail"
+
     @api_doc(
         summary="The audit trail, newest first",
         responses={200: (AuditEventSerializer, True)},

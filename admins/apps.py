@@ -4,7 +4,7 @@ from django.contrib.admin import apps as admin_apps
 
 class AdminsConfig(AppConfig):
     name = "admins"
-    verbose_name = "Admins"
+    verbose_name = "Administrators"
     default = True
 
 

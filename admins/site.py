@@ -18,8 +18,8 @@ from tokens import browser
 
 
 class AccountsAdminSite(admin.AdminSite):
-    site_header = "Accounts administration"
-    site_title = "Accounts administration"
+    site_header = site_title = f"{settings.PRODUCT_NAME} administration"
+    index_title = "What operators manage"
     site_url = "/docs"  # "View site": the API has no home page
     login_form = AdminLoginForm
     login_template = "admins/login.html"  # Django's, with the authentication code field

@@ -16,6 +16,8 @@ class RealmApi(APIView):
     # (A comment, not a docstring: OpenAPI descriptions would inherit it.)
 
     realm: Realm = None  # type: ignore[assignment]  # set by a subclass or as_view(realm=...)
+    route_name = ""  # set by common.urls.api_path: the OpenAPI operation id is made from it
+    name: str  # each view's page title in the browsable API ("Your profile", "Users")
 
     # Input serializer per method: the browsable API's HTML forms (common.renderers).
     form_serializers: dict[str, type] = {}

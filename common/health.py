@@ -23,6 +23,7 @@ class HealthSerializer(serializers.Serializer):
 
 
 class HealthApi(APIView):
+    name = "Health"
     authentication_classes: list = []
     permission_classes = [AllowAny]
 

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.conf import settings
 from rest_framework import renderers
 
 from common.exceptions import DomainError
@@ -32,6 +33,7 @@ class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):
         realm = getattr(renderer_context["view"], "realm", None)
         name = realm.name if realm is not None else "user"
         context.update(
+            product=settings.PRODUCT_NAME,
             realm_title=realm.title if realm is not None else "",
             login_url=LOGIN_URLS[name],
             logout_url=LOGOUT_URLS[name],

@@ -3,6 +3,7 @@
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -106,7 +107,11 @@ def api_doc(
     tags: list[str] | None = None,
     **kwargs: Any,
 ) -> Callable:
-    """extend_schema with enveloped success responses and the listed error responses."""
+    """extend_schema with enveloped success responses and the listed error responses.
+
+    A request body is documented as JSON, the way clients should send it (the form encodings
+    of docs/api.md §1 still work); pass `{media type: serializer}` where a file is sent.
+    """
     documented: dict[int, Any] = {
         status: OpenApiResponse(envelope(body[0], page=True) if isinstance(body, tuple) else envelope(body))
         for status, body in responses.items()
@@ -116,7 +121,49 @@ def api_doc(
     documented[414] = OpenApiResponse(
         description="URI too long: refused by gunicorn before the service (its own short page, outside the envelope)"
     )
-    return extend_schema(summary=summary, request=request, responses=documented, tags=tags, **kwargs)
+    if request is not None and not isinstance(request, dict):
+        request = {"application/json": request}
+    schema = extend_schema(summary=summary, request=request, responses=documented, tags=tags, **kwargs)
+
+    def decorate(method: Callable) -> Callable:
+        method = schema(method)
+        method.returns_page = any(isinstance(body, tuple) for body in responses.values())
+        return method
+
+    return decorate
+
+
+class ApiAutoSchema(AutoSchema):
+    """Operation ids from the route names of config/urls.py, stable and readable:
+    `user_tokens_list`, `user_tokens_create`, `user_token_destroy`, `user_login`, `admin_user_block`.
+
+    GET is `_list` (a page) or `_retrieve`; DELETE `_destroy`; PUT `_update`; POST is `_create`
+    beside a GET, else the route's own name (an action); PATCH `_partial_update` beside a PUT,
+    else the route's name.
+    """
+
+    def get_auth(self) -> list[dict[str, list]]:
+        """A view that reads no credentials needs none (not "optional": generated clients would
+        ask for a token)."""
+        if not self.view.authentication_classes:
+            return []
+        return super().get_auth()
+
+    def get_operation_id(self) -> str:
+        name = getattr(self.view, "route_name", "")
+        if not name:
+            return super().get_operation_id()
+        base, method = name.replace("-", "_"), self.method.lower()
+        handler = getattr(self.view, method, None)
+        if method == "get":
+            return f"{base}_list" if getattr(handler, "returns_page", False) else f"{base}_retrieve"
+        suffix = {
+            "delete": "_destroy",
+            "put": "_update",
+            "post": "_create" if hasattr(self.view, "get") else "",
+            "patch": "_partial_update" if hasattr(self.view, "put") else "",
+        }[method]
+        return base + suffix
 
 
 PAGE_PARAMETERS = [

@@ -45,6 +45,7 @@ LOGIN_RESULT = PolymorphicProxySerializer(
 
 
 class LoginApi(PublicApi):
+    name = "Log in"
     form_serializers = {"POST": LoginSerializer}
 
     @api_doc(
@@ -69,6 +70,7 @@ class LoginApi(PublicApi):
 
 
 class MfaVerifyApi(PublicApi):
+    name = "Log in: authentication code"
     form_serializers = {"POST": MfaVerifySerializer}
 
     @api_doc(
@@ -86,6 +88,7 @@ class MfaVerifyApi(PublicApi):
 
 
 class MfaStatusApi(RealmApi):
+    name = "Multi-factor authentication"
     permission_classes = LOGIN_SESSION_BEFORE_MFA
 
     @api_doc(summary="Multi-factor authentication status", responses={200: MfaStatusSerializer}, errors=(401, 403))
@@ -94,6 +97,7 @@ class MfaStatusApi(RealmApi):
 
 
 class MfaTotpApi(RealmApi):
+    name = "Authenticator app"
     permission_classes = LOGIN_SESSION_BEFORE_MFA
 
     @api_doc(
@@ -121,6 +125,7 @@ class MfaTotpApi(RealmApi):
 
 
 class MfaConfirmApi(RealmApi):
+    name = "Confirm the authenticator app"
     form_serializers = {"POST": MfaCodeSerializer}
     permission_classes = LOGIN_SESSION_BEFORE_MFA
 
@@ -137,6 +142,7 @@ class MfaConfirmApi(RealmApi):
 
 
 class RecoveryCodesApi(RealmApi):
+    name = "Recovery codes"
     form_serializers = {"POST": CurrentPasswordSerializer}
     permission_classes = LOGIN_SESSION_BEFORE_MFA
 
@@ -154,6 +160,7 @@ class RecoveryCodesApi(RealmApi):
 
 
 class RefreshApi(PublicApi):
+    name = "Refresh the session"
     form_serializers = {"POST": RefreshSerializer}
 
     @api_doc(
@@ -170,6 +177,7 @@ class RefreshApi(PublicApi):
 
 
 class LogoutApi(RealmApi):
+    name = "Log out"
     permission_classes = LOGIN_SESSION_BEFORE_MFA
 
     @api_doc(summary="Log out this session", request=LogoutSerializer, responses={200: None}, errors=(400, 401, 403))
@@ -184,6 +192,7 @@ class LogoutApi(RealmApi):
 
 
 class LogoutAllApi(RealmApi):
+    name = "Log out everywhere"
     form_serializers = {"POST": LogoutAllSerializer}
     permission_classes = LOGIN_SESSION_BEFORE_MFA
 
@@ -201,6 +210,7 @@ class LogoutAllApi(RealmApi):
 
 
 class PasswordApi(RealmApi):
+    name = "Change your password"
     form_serializers = {"POST": PasswordChangeSerializer}
     permission_classes = LOGIN_SESSION
 
@@ -218,6 +228,7 @@ class PasswordApi(RealmApi):
 
 
 class TokenListApi(RealmApi):
+    name = "Your personal access tokens"
     form_serializers = {"POST": CreatePersonalAccessTokenSerializer}
     permission_classes = LOGIN_SESSION
 
@@ -245,6 +256,7 @@ class TokenListApi(RealmApi):
 
 
 class TokenDetailApi(RealmApi):
+    name = "Personal access token"
     permission_classes = LOGIN_SESSION
 
     @api_doc(summary="Revoke a personal access token", responses={200: None}, errors=(401, 403, 404))
@@ -254,6 +266,7 @@ class TokenDetailApi(RealmApi):
 
 
 class SessionListApi(RealmApi):
+    name = "Your sessions"
     permission_classes = LOGIN_SESSION
 
     @api_doc(
@@ -269,6 +282,7 @@ class SessionListApi(RealmApi):
 
 
 class SessionDetailApi(RealmApi):
+    name = "Session"
     permission_classes = LOGIN_SESSION
 
     @api_doc(summary="End one session (its access and refresh tokens)", responses={200: None}, errors=(401, 403, 404))

@@ -3,6 +3,7 @@
 Screenshots land in test-artifacts/ (gitignored).
 """
 
+import itertools
 import os
 import shutil
 from pathlib import Path
@@ -110,7 +111,7 @@ def test_swagger_ui_authorizes_and_calls_users_me(browser, server):
     section.locator("input").fill(token)
     section.locator("button.authorize").click()
     dialog.locator("button.btn-done").first.click()
-    operation = page.locator("#operations-users-users_me_retrieve")
+    operation = page.locator("#operations-users-user_me_retrieve")
     operation.locator(".opblock-summary").click()
     operation.locator("button.try-out__btn").click()
     operation.locator("button.execute").click()
@@ -132,6 +133,9 @@ def test_browsable_api_renders_users_me(browser, server):
     assert response.headers["content-type"].startswith("text/html")
     content = page.inner_text("body")
     assert '"success": true' in content and '"username": "htmluser"' in content
+    assert page.title() == f"Your profile \u2013 {settings.PRODUCT_NAME}"
+    assert page.locator(".navbar-brand").inner_text().strip() == settings.PRODUCT_NAME
+    assert "Django REST framework" not in page.content() and page.locator("h1").first.inner_text() == "Your profile"
     page.screenshot(path=str(ARTIFACTS / "browsable-users-me.png"), full_page=True)
     context.close()
     assert User.objects.filter(username="htmluser").exists()
@@ -220,4 +224,15 @@ def test_the_admin_dashboard_renders_its_chart(browser, server):
     page = admin_site_login(browser, server, admin)
     chart = page.locator("svg.signin-chart")
     assert chart.is_visible() and chart.locator("rect").count() == 60
+    # The counts are a table: headers side by side on one line each, not wrapped letter by letter.
+    headers = page.locator("#dashboard table.counts th")
+    boxes = [headers.nth(i).bounding_box() for i in range(headers.count())]
+    assert [headers.nth(i).inner_text() for i in range(headers.count())] == [
+        "Users", "Active", "Locked", "Deleted", "New this week",
+    ]  # fmt: skip
+    line = boxes[0]["height"]
+    assert all(box["height"] == line for box in boxes) and line < 40
+    assert all(left["x"] + left["width"] <= right["x"] + 1 for left, right in itertools.pairwise(boxes))
+    sections = page.locator("#content-main .app-list caption, #content-main .module caption").all_inner_texts()
+    assert {"ACCOUNTS", "SIGN-IN AND SESSIONS", "AUDIT AND MAIL"} <= {text.strip().upper() for text in sections}
     page.screenshot(path=str(ARTIFACTS / "admin-dashboard.png"), full_page=True)

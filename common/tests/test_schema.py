@@ -65,9 +65,15 @@ def test_both_bearer_schemes_and_their_use(schema):
     assert schema["paths"]["/auth/login"]["post"].get("security", []) in ([], [{}])
 
 
-def test_request_bodies_cover_form_and_multipart(schema):
-    login = schema["paths"]["/auth/login"]["post"]["requestBody"]["content"]
-    assert {"application/json", "application/x-www-form-urlencoded", "multipart/form-data"} <= set(login)
+def test_request_bodies_are_json_and_multipart_only_where_a_file_is_sent(schema):
+    with_files = {("/auth/register", "post"), ("/admin/auth/register", "post")}
+    with_files |= {(path, method) for path in ("/users/me", "/admin/me") for method in ("put", "patch")}
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            content = set(operation.get("requestBody", {}).get("content", {}))
+            if content:
+                expected = {"multipart/form-data"} if (path, method) in with_files else {"application/json"}
+                assert content == expected, (path, method, content)
     register = schema["paths"]["/auth/register"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
     ref = register["$ref"].rsplit("/", 1)[1]
     assert schema["components"]["schemas"][ref]["properties"]["avatar"]["format"] == "binary"
@@ -90,3 +96,17 @@ def test_docs_serve_swagger_ui_without_a_cdn(client):
     html = response.content.decode()
     assert "swagger-ui" in html and "cdn.jsdelivr" not in html
     assert client.get("/docs/").status_code == 200
+
+
+def test_operation_ids_are_unique_and_lists_are_named_as_lists(schema):
+    operations = [(path, method, op) for path, ops in schema["paths"].items() for method, op in ops.items()]
+    ids = [op["operationId"] for _, _, op in operations]
+    assert len(ids) == len(set(ids))
+    pages = {
+        op["operationId"]
+        for _, method, op in operations
+        if method == "get" and "Page" in str(op["responses"]["200"]["content"]["application/json"]["schema"])
+    }
+    assert pages == {i for i in ids if i.endswith("_list")}
+    assert {"user_tokens_list", "admin_audit_list", "admin_users_list", "user_sessions_list"} <= pages
+    assert "users_me_tokens_retrieve" not in ids and "user_login" in ids
