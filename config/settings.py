@@ -184,8 +184,16 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 # --- Tokens ---------------------------------------------------------------------------
 ALGORITHM = env.str("ALGORITHM", default="HS256")
-if ALGORITHM not in ("HS256", "HS384", "HS512"):
-    _fail("ALGORITHM must be HS256, HS384 or HS512 (tokens are signed with SECRET_KEY).")
+if ALGORITHM not in ("HS256", "HS384", "HS512", "ES256", "RS256", "EdDSA"):
+    _fail(
+        "ALGORITHM must be HS256 (signed with SECRET_KEY) or ES256, RS256 or EdDSA (signing keys kept in the "
+        "database, published at /.well-known/jwks.json)."
+    )
+SIGNING_KEYS_RELOAD_SECONDS = env.int("SIGNING_KEYS_RELOAD_SECONDS", default=30)  # how soon a rotation is seen
+JWT_ISSUER = env.str("JWT_ISSUER", default="") or None  # set: tokens carry `iss` and must carry it
+JWT_AUDIENCE = env.str("JWT_AUDIENCE", default="") or None  # set: tokens carry `aud` and must carry it
+# Resource servers authenticate to POST /auth/introspect with one of these (unset: 404).
+INTROSPECTION_TOKENS = [token for token in env.list("INTROSPECTION_TOKENS", default=[]) if token]
 ACCESS_TOKEN_EXPIRE_MINUTES = env.int("ACCESS_TOKEN_EXPIRE_MINUTES", default=60)
 REFRESH_TOKEN_EXPIRE_DAYS = env.int("REFRESH_TOKEN_EXPIRE_DAYS", default=7)
 PAT_DEFAULT_EXPIRE_DAYS = env.int("PAT_DEFAULT_EXPIRE_DAYS", default=90)
@@ -193,8 +201,8 @@ PAT_LAST_USED_RESOLUTION_SECONDS = 60
 ADMIN_MFA_REQUIRED = env.bool("ADMIN_MFA_REQUIRED", default=False)
 MFA_ISSUER = env.str("MFA_ISSUER", default=env.str("PRODUCT_NAME", default="Accounts"))
 
-# Only simplejwt's token layer is used (tokens.jwt_tokens): it reads these two.
-SIMPLE_JWT = {"ALGORITHM": ALGORITHM, "SIGNING_KEY": SECRET_KEY}
+# Only simplejwt's token layer is used (tokens.jwt_tokens, which gives it its backend).
+SIMPLE_JWT = {"ALGORITHM": ALGORITHM if ALGORITHM.startswith("HS") else "HS256", "SIGNING_KEY": SECRET_KEY}
 
 # --- Email -------------------------------------------------------------------------------
 # EMAIL_URL is django-environ's form: consolemail://, smtp://user:pass@host:587, smtp+tls://...
@@ -288,6 +296,15 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
     "PREPROCESSING_HOOKS": ["common.schema.without_trailing_slash"],
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "IntrospectionBearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "One of INTROSPECTION_TOKENS (resource servers only).",
+            }
+        }
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
     ],

@@ -43,6 +43,8 @@ urlpatterns = [
     *account_urls.build_urlpatterns(**ADMIN_ROUTES, open_registration=False, me_methods=("get", "put", "patch")),
     *credential_urls.build_urlpatterns(**ADMIN_ROUTES),
     *admin_urls.urlpatterns,
+    # Other services: the JWK Set and token introspection.
+    *credential_urls.service_urlpatterns(),
     # Operators and operations.
     re_path(r"^django-admin/", admin.site.urls),
     api_path("health", HealthApi.as_view(), name="health"),

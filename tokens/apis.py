@@ -4,7 +4,8 @@ personal access tokens, sessions.
 Each realm mounts them with `as_view(realm=..., authentication_classes=...)` (tokens.urls).
 """
 
-from drf_spectacular.utils import PolymorphicProxySerializer
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -15,8 +16,8 @@ from common.envelope import ok
 from common.exceptions import Conflict
 from common.pagination import paginate
 from common.permissions import LOGIN_SESSION, LOGIN_SESSION_BEFORE_MFA
-from common.schema import PAGE_PARAMETERS, api_doc
-from tokens import login, mfa, pats, sessions
+from common.schema import PAGE_PARAMETERS, api_doc, error_envelope
+from tokens import introspection, login, mfa, pats, sessions
 from tokens.serializers import (
     CreatePersonalAccessTokenSerializer,
     CurrentPasswordSerializer,
@@ -289,3 +290,49 @@ class SessionDetailApi(RealmApi):
     def delete(self, request: Request, session_id: str) -> Response:
         sessions.revoke_session(account=request.user, session_id=int(session_id))
         return ok(None, "Session revoked")
+
+
+class IntrospectionRequestSerializer(serializers.Serializer):
+    token = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    token_type_hint = serializers.CharField(required=False, allow_blank=True, help_text="Ignored.")
+
+
+INTROSPECTION_ANSWER = inline_serializer(
+    "Introspection",
+    {
+        "active": serializers.BooleanField(),
+        "token_type": serializers.ChoiceField(["access_token", "personal_access_token"], required=False),
+        "realm": serializers.ChoiceField(["user", "admin"], required=False),
+        "sub": serializers.CharField(required=False, help_text="The account id."),
+        "username": serializers.CharField(required=False),
+        "exp": serializers.IntegerField(required=False, allow_null=True),
+        "iat": serializers.IntegerField(required=False),
+        "abilities": serializers.ListField(child=serializers.CharField(), required=False),
+        "iss": serializers.CharField(required=False, help_text="When JWT_ISSUER is set."),
+    },
+)
+
+
+class IntrospectApi(PublicApi):
+    """RFC 7662 token introspection for resource servers, authenticated with one of INTROSPECTION_TOKENS."""
+
+    name = "Token introspection"
+    form_serializers = {"POST": IntrospectionRequestSerializer}
+
+    @extend_schema(
+        summary="Introspect a token (RFC 7662): active, with its facts, only if this service accepts it now",
+        description="Not enveloped. The caller sends `Authorization: Bearer <one of INTROSPECTION_TOKENS>`; "
+        '404 when none is configured. Anything not accepted right now is exactly `{"active": false}`.',
+        request={"application/json": IntrospectionRequestSerializer},
+        responses={
+            200: OpenApiResponse(INTROSPECTION_ANSWER, description="Not enveloped (RFC 7662)"),
+            401: OpenApiResponse(error_envelope(), description="NOT_AUTHENTICATED"),
+            404: OpenApiResponse(error_envelope(), description="NOT_FOUND: introspection is not configured"),
+        },
+        auth=[{"IntrospectionBearer": []}],
+        tags=["auth"],
+    )
+    def post(self, request: Request) -> Response:
+        introspection.check_caller(request.headers.get("Authorization", ""))
+        data = self.validated(IntrospectionRequestSerializer)
+        return Response(introspection.introspect(data["token"]), headers={"Cache-Control": "no-store"})

@@ -2,18 +2,25 @@
 
 simplejwt's own authentication and serializers resolve accounts through
 get_user_model() (Admin here), so only its token layer is used: the claims are ours.
+Its backend is given the key: SECRET_KEY for HS256, else the signing-key store
+(tokens.signing_keys), with the key's `kid` in every token's header. JWT_ISSUER and
+JWT_AUDIENCE are set in tokens and required of them when configured.
 """
 
+import functools
 import re
 from datetime import timedelta
 from typing import Any
 
+import jwt
 from django.conf import settings
-from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.backends import TokenBackend
+from rest_framework_simplejwt.exceptions import TokenBackendError, TokenError
 from rest_framework_simplejwt.tokens import Token
 
 from common.exceptions import InvalidToken
 from common.realms import Realm
+from tokens import signing_keys
 
 REALM_CLAIM = "realm"
 SESSION_CLAIM = "sid"
@@ -28,7 +35,42 @@ def refresh_lifetime() -> timedelta:
     return timedelta(days=settings.REFRESH_TOKEN_EXPIRE_DAYS)
 
 
-class AccessJWT(Token):
+class KeyStoreBackend(TokenBackend):
+    """simplejwt's backend, signing with the store's current key and verifying with the key the
+    token's `kid` names (only keys of the configured algorithm: no `none`, no HS/ES confusion)."""
+
+    def encode(self, payload: dict[str, Any]) -> str:
+        key = signing_keys.store.signing()
+        claims = {
+            **payload,
+            **({"aud": self.audience} if self.audience else {}),
+            **({"iss": self.issuer} if self.issuer else {}),
+        }
+        return jwt.encode(claims, key.private, algorithm=self.algorithm, headers={"kid": key.kid})
+
+    def get_verifying_key(self, token: Any) -> Any:
+        entry = signing_keys.store.verifying(jwt.get_unverified_header(token).get("kid"))
+        if entry is None:
+            raise TokenBackendError("Unknown or retired signing key")
+        return entry.public
+
+
+@functools.cache
+def _backend(algorithm: str, secret: str, issuer: str | None, audience: str | None) -> TokenBackend:
+    if algorithm in signing_keys.ALGORITHMS:
+        return KeyStoreBackend(algorithm, audience=audience, issuer=issuer)
+    return TokenBackend(algorithm, signing_key=secret, audience=audience, issuer=issuer)
+
+
+class ServiceJWT(Token):
+    """A token of this service, signed and verified as the settings say (read on each use)."""
+
+    @property
+    def token_backend(self) -> TokenBackend:
+        return _backend(settings.ALGORITHM, settings.SECRET_KEY, settings.JWT_ISSUER, settings.JWT_AUDIENCE)
+
+
+class AccessJWT(ServiceJWT):
     token_type = "access"
 
     @property
@@ -36,7 +78,7 @@ class AccessJWT(Token):
         return access_lifetime()
 
 
-class RefreshJWT(Token):
+class RefreshJWT(ServiceJWT):
     token_type = "refresh"
 
     @property
@@ -67,3 +109,13 @@ def decode(token_class: type[Token], raw: str, *, realm: Realm) -> dict[str, Any
     if type(sid) is not int or not 0 < sid < 2**63:
         raise InvalidToken()
     return {**payload, "sub": int(sub)}
+
+
+def unverified_realm(raw: str) -> str:
+    """The realm a token claims, read before its signature is checked (to know how to check it)."""
+    try:
+        claims = jwt.decode(raw, options={"verify_signature": False})
+    except jwt.PyJWTError as exc:
+        raise InvalidToken() from exc
+    realm = claims.get(REALM_CLAIM)
+    return realm if isinstance(realm, str) else ""

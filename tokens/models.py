@@ -223,3 +223,29 @@ def _from_db(field: models.Field, value: object, connection) -> object:
     for convert in [*connection.ops.get_db_converters(column), *field.get_db_converters(connection)]:
         value = convert(value, column, connection)
     return value
+
+
+class SigningKeyQuerySet(models.QuerySet):
+    def usable(self, algorithm: str) -> "SigningKeyQuerySet":
+        """Keys of this algorithm that tokens may still be signed with: published and verifying, newest first."""
+        return self.filter(algorithm=algorithm, retired_at__isnull=True).order_by("-created_at", "-id")
+
+
+class SigningKey(models.Model):
+    """A key pair that signs access and refresh tokens when ALGORITHM is asymmetric (tokens.signing_keys).
+
+    The newest usable key signs; earlier ones keep verifying and stay published until retired.
+    The private half is stored encrypted with a key derived from SECRET_KEY.
+    """
+
+    kid = models.CharField(max_length=64, unique=True)
+    algorithm = models.CharField(max_length=8)
+    private_key = models.TextField(help_text="PEM, encrypted with a key derived from SECRET_KEY (Fernet).")
+    public_jwk = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    objects = SigningKeyQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"{self.kid} ({self.algorithm}{', retired' if self.retired_at else ''})"

@@ -6,7 +6,7 @@ from rest_framework.authentication import BaseAuthentication
 
 from common.realms import Realm
 from common.urls import api_path, id_param
-from tokens import apis, browser_views
+from tokens import apis, browser_views, views
 
 
 def build_urlpatterns(
@@ -46,4 +46,12 @@ def browser_urlpatterns() -> list[URLPattern]:
     return [
         re_path(r"^api-auth/login/?$", browser_views.login, name="api-login"),
         re_path(r"^api-auth/logout/?$", browser_views.logout, name="api-logout"),
+    ]
+
+
+def service_urlpatterns() -> list[URLPattern]:
+    """What other services call: the JWK Set and token introspection (both realms' tokens)."""
+    return [
+        re_path(r"^\.well-known/jwks\.json$", views.jwks, name="jwks"),
+        api_path("auth/introspect", apis.IntrospectApi.as_view(realm=None), name="introspect"),
     ]
