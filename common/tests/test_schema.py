@@ -33,7 +33,7 @@ PATHS = {
     *(path.format(auth="/admin/auth", me="/admin/me") for path in REALM_PATHS),
     "/admin/users", USER_ID, *(f"{USER_ID}/{action}" for action in ("activate", "block", "unlock", "restore")),
     f"{USER_ID}/sessions", f"{USER_ID}/mfa", f"{USER_ID}/tokens", f"{USER_ID}/tokens/{{token_id}}",
-    "/health", "/admin/audit",
+    "/health", "/admin/audit", "/auth/introspect",
 }  # fmt: skip
 
 

@@ -12,7 +12,7 @@ from common.tests.utils import assert_error
 PUBLIC = {
     "auth/register", "auth/login", "auth/refresh", "admin/auth/login", "admin/auth/refresh",
     "auth/password/forgot", "auth/password/reset", "auth/email/verify",
-    "auth/mfa/verify", "admin/auth/mfa/verify",
+    "auth/mfa/verify", "admin/auth/mfa/verify", "auth/introspect",
     "admin/auth/password/forgot", "admin/auth/password/reset", "admin/auth/email/verify",
     "health", "schema", "docs",
 }  # fmt: skip
