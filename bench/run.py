@@ -12,6 +12,7 @@ import re
 import shutil
 import statistics
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ from tokens.pats import create_pat
 from tokens.sessions import open_session
 
 PASSWORD = "bench-passphrase-not-secret"
+INTROSPECTION_TOKEN = "bench-introspection-token"
 LARGE = 1_000_000
 
 
@@ -47,12 +49,20 @@ class Result:
     errors: int
 
 
-def wrk(url: str, *, seconds: int, threads: int = 2, connections: int = 32, headers: dict | None = None) -> Result:
-    """One wrk run: requests/s and the 50th/99th percentile latency in ms."""
+def wrk(
+    url: str, *, seconds: int, threads: int = 2, connections: int = 32, headers: dict | None = None,
+    body: str | None = None,
+) -> Result:  # fmt: skip
+    """One wrk run: requests/s and the 50th/99th percentile latency in ms (a POST of `body` when given)."""
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url]
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        if body is not None:
+            script.write(f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\n')
+            script.flush()
+            command += ["-s", script.name]
+        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     return Result("", rps, _percentile(out, "50%"), _percentile(out, "99%"), int(non_2xx.group(1)) if non_2xx else 0)
@@ -109,23 +119,35 @@ class Command(BaseCommand):
         admin_jwt = {"Authorization": f"Bearer {open_session(admin, None)['access_token']}"}
         queries = {name: _queries_per_request("/users/me", h) for name, h in (("JWT", jwt), ("PAT", pat))}
         env = {"RATE_LIMIT_ATTEMPTS": "100000000", "MAX_LOGIN_ATTEMPTS": "100000000"}
-        with run_gunicorn(workers=workers, settings_module="bench.settings", **env) as url:
+        env["INTROSPECTION_TOKENS"] = INTROSPECTION_TOKEN
+        with (
+            run_gunicorn(workers=workers, settings_module="bench.settings", **env) as url,
+            run_gunicorn(workers=workers, settings_module="bench.settings", ALGORITHM="ES256", **env) as es_url,
+        ):
+            es_jwt = {"Authorization": f"Bearer {_login(es_url, user.username)}"}
+            introspect = {
+                "Authorization": f"Bearer {INTROSPECTION_TOKEN}",
+                "Content-Type": "application/x-www-form-urlencoded",
+            }
+            token_form = f"token={jwt['Authorization'].split()[1]}"
             targets = [
-                ("bare DRF view", f"{url}/_bench/bare", {}),
-                ("bare DRF view + one PK query", f"{url}/_bench/pk?id={user.pk}", {}),
-                ("GET /users/me (JWT)", f"{url}/users/me", jwt),
-                ("GET /users/me (PAT)", f"{url}/users/me", pat),
+                ("bare DRF view", f"{url}/_bench/bare", {}, None),
+                ("bare DRF view + one PK query", f"{url}/_bench/pk?id={user.pk}", {}, None),
+                ("GET /users/me (JWT)", f"{url}/users/me", jwt, None),
+                ("GET /users/me (PAT)", f"{url}/users/me", pat, None),
+                ("GET /users/me (ES256 JWT, a second server)", f"{es_url}/users/me", es_jwt, None),
+                ("POST /auth/introspect (a live JWT)", f"{url}/auth/introspect", introspect, token_form),
             ]
             # Login and its baseline first, interleaved, before any load has stirred the machine.
             login_p50, argon2 = _login_and_argon2(url, count=5 if smoke else 30)
             argon2_alone = _argon2_verify_ms()
-            for _, target, headers in targets:  # warm every worker and connection up first
-                wrk(target, seconds=1, headers=headers)
+            for _, target, headers, body in targets:  # warm every worker and connection up first
+                wrk(target, seconds=1, headers=headers, body=body)
             rounds = 1 if smoke else 2  # interleaved, so a slow moment of the machine hits every target
-            results = {name: [] for name, _, _ in targets}
+            results = {name: [] for name, *_ in targets}
             for _ in range(rounds):
-                for name, target, headers in targets:
-                    results[name].append(wrk(target, seconds=seconds, headers=headers))
+                for name, target, headers, body in targets:
+                    results[name].append(wrk(target, seconds=seconds, headers=headers, body=body))
             rows = [(name, _mean(runs)) for name, runs in results.items()]
             rss = _worker_rss_mb()
         # Each size alike: analysed, then a fresh server with one client and nothing else running.
@@ -171,6 +193,18 @@ class Command(BaseCommand):
         budgets = [
             ("GET /users/me (JWT) >= 0.75 x bare + PK", by_name["GET /users/me (JWT)"].rps / pk, 0.75, True),
             ("GET /users/me (PAT) >= 0.75 x bare + PK", by_name["GET /users/me (PAT)"].rps / pk, 0.75, True),
+            (
+                "GET /users/me: ES256 >= 0.9 x HS256",
+                by_name["GET /users/me (ES256 JWT, a second server)"].rps / by_name["GET /users/me (JWT)"].rps,
+                0.9,
+                True,
+            ),
+            (
+                "POST /auth/introspect >= 0.8 x GET /users/me (JWT)",
+                by_name["POST /auth/introspect (a live JWT)"].rps / by_name["GET /users/me (JWT)"].rps,
+                0.8,
+                True,
+            ),
             ("login p50 (1 client) <= 1.1 x one Argon2 verify", login_p50 / argon2, 1.1, False),
             ("RSS per worker under load <= 100 MB", max(rss) if rss else 0, 100, False),
         ]
@@ -273,6 +307,12 @@ def _deep_cursor() -> str:
     """A cursor near the end of the list (what a client reaches by following next_cursor)."""
     last = User.objects.alive().order_by("-id").values_list("id", flat=True)[100:101]
     return encode_cursor({"id": last[0] if last else 1})
+
+
+def _login(url: str, username: str) -> str:
+    body = json.dumps({"username": username, "password": PASSWORD}).encode()
+    headers = {"Content-Type": "application/json"}
+    return json.loads(_timed(f"{url}/auth/login", method="POST", body=body, headers=headers)[1])["data"]["access_token"]
 
 
 def _account(model, username: str):

@@ -9,6 +9,9 @@ JWT_AUDIENCE are set in tokens and required of them when configured.
 
 import functools
 import re
+import threading
+import time
+from collections import OrderedDict
 from datetime import timedelta
 from typing import Any
 
@@ -62,12 +65,16 @@ def _backend(algorithm: str, secret: str, issuer: str | None, audience: str | No
     return TokenBackend(algorithm, signing_key=secret, audience=audience, issuer=issuer)
 
 
+def current_backend() -> TokenBackend:
+    return _backend(settings.ALGORITHM, settings.SECRET_KEY, settings.JWT_ISSUER, settings.JWT_AUDIENCE)
+
+
 class ServiceJWT(Token):
     """A token of this service, signed and verified as the settings say (read on each use)."""
 
     @property
     def token_backend(self) -> TokenBackend:
-        return _backend(settings.ALGORITHM, settings.SECRET_KEY, settings.JWT_ISSUER, settings.JWT_AUDIENCE)
+        return current_backend()
 
 
 class AccessJWT(ServiceJWT):
@@ -94,13 +101,60 @@ def encode(token_class: type[Token], *, realm: Realm, account_id: int, session_i
     return token
 
 
+class VerifiedCache:
+    """Access tokens whose signature this process has checked, so a client's next request with
+    the same token skips the signature (an ES256 verify costs more than the rest of the check).
+
+    An entry is used only while the token has not expired, under the same key settings (the
+    backend), and while its signing key is still usable; everything else (realm, the live
+    session, the account) is checked on every request as before.
+    """
+
+    SIZE = 4096
+
+    def __init__(self) -> None:
+        self.entries: OrderedDict[tuple[int, str], dict[str, Any]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, backend: TokenBackend, raw: str) -> dict[str, Any] | None:
+        with self.lock:
+            payload = self.entries.get((id(backend), raw))
+        if payload is None or payload.get("exp", 0) <= time.time():
+            return None
+        if isinstance(backend, KeyStoreBackend) and signing_keys.store.verifying(payload.get("_kid")) is None:
+            return None
+        return payload
+
+    def put(self, backend: TokenBackend, raw: str, payload: dict[str, Any]) -> None:
+        with self.lock:
+            self.entries[(id(backend), raw)] = payload
+            if len(self.entries) > self.SIZE:
+                self.entries.popitem(last=False)
+
+
+verified = VerifiedCache()
+
+
+def _verified_payload(token_class: type[Token], raw: str) -> dict[str, Any]:
+    if token_class is not AccessJWT:
+        return token_class(raw).payload
+    backend = current_backend()
+    payload = verified.get(backend, raw)
+    if payload is None:
+        payload = token_class(raw).payload
+        if isinstance(backend, KeyStoreBackend):
+            payload = {**payload, "_kid": jwt.get_unverified_header(raw).get("kid")}
+        verified.put(backend, raw, payload)
+    return payload
+
+
 def decode(token_class: type[Token], raw: str, *, realm: Realm) -> dict[str, Any]:
     """Verified claims of a token of this realm, or InvalidToken (other realm, bad shape, expired...).
 
     `sub` and `sid` come back as ints.
     """
     try:
-        payload = token_class(raw).payload
+        payload = _verified_payload(token_class, raw)
     except TokenError as exc:
         raise InvalidToken() from exc
     sub, sid = payload.get("sub"), payload.get(SESSION_CLAIM)
@@ -108,7 +162,7 @@ def decode(token_class: type[Token], raw: str, *, realm: Realm) -> dict[str, Any
         raise InvalidToken()
     if type(sid) is not int or not 0 < sid < 2**63:
         raise InvalidToken()
-    return {**payload, "sub": int(sub)}
+    return {key: value for key, value in payload.items() if key != "_kid"} | {"sub": int(sub)}
 
 
 def unverified_realm(raw: str) -> str:

@@ -305,3 +305,16 @@ def test_two_servers_follow_a_rotation_and_a_retirement_and_resource_servers_use
         assert status(first, new) == 200 and status(second, new) == 200
         keys = {k.key_id for k in jwt.PyJWKClient(f"{first}/.well-known/jwks.json").get_jwk_set().keys}
         assert keys == {new_kid}
+
+
+@pytest.mark.parametrize("algorithm", ["HS256", "ES256"])
+def test_a_token_checked_before_is_still_refused_once_expired(api_client, user, login, settings, algorithm):
+    import time_machine
+    from django.utils import timezone
+
+    settings.ALGORITHM = algorithm
+    token = login(user)["access_token"]
+    assert_ok(api_client.get("/users/me", **bearer(token)))  # its signature is now known to this process
+    later = timezone.now() + timezone.timedelta(minutes=settings.ACCESS_TOKEN_EXPIRE_MINUTES, seconds=5)
+    with time_machine.travel(later):
+        assert_error(api_client.get("/users/me", **bearer(token)), 401, "INVALID_TOKEN")
