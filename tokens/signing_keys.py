@@ -13,7 +13,6 @@ process and machine signs and verifies with the same keys (docs/api.md §19).
 
 import base64
 import hashlib
-import hmac
 import json
 import logging
 import threading
@@ -22,13 +21,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
-from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
+from common import crypto
 from common.exceptions import ServiceUnavailable
 from tokens.models import SigningKey
 
@@ -43,24 +42,11 @@ def is_asymmetric() -> bool:
     return settings.ALGORITHM in ALGORITHMS
 
 
-# --- Encryption at rest ---------------------------------------------------------------------
-
-
-def _fernet() -> Fernet:
-    derived = hmac.new(settings.SECRET_KEY.encode(), b"tokens.signing_keys", hashlib.sha256).digest()
-    return Fernet(base64.urlsafe_b64encode(derived))
-
-
-class UnreadableKey(Exception):
-    """The stored private key cannot be decrypted with this SECRET_KEY (it was changed)."""
+PURPOSE = "tokens.signing_keys"  # of the key derived from SECRET_KEY that encrypts private halves
 
 
 def _decrypt(stored: str) -> Any:
-    try:
-        pem = _fernet().decrypt(stored.encode())
-    except InvalidToken as exc:
-        raise UnreadableKey from exc
-    return serialization.load_pem_private_key(pem, password=None)
+    return serialization.load_pem_private_key(crypto.decrypt(stored, purpose=PURPOSE), password=None)
 
 
 # --- Making keys ------------------------------------------------------------------------------
@@ -92,7 +78,7 @@ def create(algorithm: str | None = None) -> SigningKey:
     )
     jwk = _public_jwk(algorithm, private_key.public_key())
     key = SigningKey.objects.create(
-        kid=jwk["kid"], algorithm=algorithm, private_key=_fernet().encrypt(pem).decode(), public_jwk=jwk
+        kid=jwk["kid"], algorithm=algorithm, private_key=crypto.encrypt(pem, purpose=PURPOSE), public_jwk=jwk
     )
     store.invalidate()
     return key
@@ -172,7 +158,7 @@ class Store:
         if entry.private is None:
             try:
                 entry.private = _decrypt(entry.encrypted)
-            except UnreadableKey as exc:
+            except crypto.Unreadable as exc:
                 logger.error("Signing key %s cannot be decrypted with this SECRET_KEY: %s", entry.kid, ROTATE_HINT)
                 raise ServiceUnavailable("Tokens cannot be signed: the signing key is unreadable") from exc
         return entry
@@ -202,6 +188,6 @@ def startup_check() -> None:
         return
     try:
         _decrypt(current.private_key)
-    except UnreadableKey:
+    except crypto.Unreadable:
         logger.error("Signing key %s cannot be decrypted with this SECRET_KEY (was it changed?): %s", current.kid,
                      ROTATE_HINT)  # fmt: skip
