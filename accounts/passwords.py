@@ -11,6 +11,7 @@ from django.http import HttpRequest
 
 from accounts import one_time
 from accounts.models import AbstractAccount
+from common import after_response as deferred
 from common import mail
 from common.exceptions import ValidationFailed
 from common.realms import Realm
@@ -54,7 +55,7 @@ def forgot_password(*, realm: Realm, email: str, request: HttpRequest) -> None:
             with transaction.atomic():
                 one_time.mail_link(one_time.RESET, account, origin)
 
-    mail.after_response(send)
+    deferred.after_response(send)
 
 
 @transaction.atomic

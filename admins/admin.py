@@ -15,10 +15,11 @@ from django.utils.html import format_html
 from accounts import services as account_services
 from accounts.models import User
 from admins import services
+from admins import webhooks as webhook_rules
 from admins.forms import account_forms
 from admins.models import Admin
 from common.images import CleanAvatar
-from common.models import AuditEvent, OutboxEmail
+from common.models import AuditEvent, OutboxEmail, WebhookDelivery, WebhookEndpoint
 from common.realms import realm_of
 from tokens import sessions
 from tokens.models import LoginSession, PersonalAccessToken
@@ -390,3 +391,49 @@ class AuditEventAdmin(ReadOnlyAdmin):
     search_fields = ("=account_id", "=ip_address", "=request_id")
     date_hierarchy = "created_at"
     readonly_fields = [field.name for field in AuditEvent._meta.fields]
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(StrictLookupsMixin, admin.ModelAdmin):
+    """Endpoints, read-mostly: an operator pauses one or edits its description here (never a secret);
+    endpoints are made through the API, which shows the secret once."""
+
+    list_display = ("id", "url", "events", "is_active", "created_at")
+    list_filter = ("is_active",)
+    fields = ("url", "events", "description", "is_active", "created_at")
+    readonly_fields = ("url", "events", "created_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change) -> None:
+        webhook_rules.update_endpoint(obj, {field: form.cleaned_data[field] for field in form.changed_data})
+
+    def delete_model(self, request, obj) -> None:
+        webhook_rules.delete_endpoint(obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for endpoint in queryset:
+            webhook_rules.delete_endpoint(endpoint)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    """Deliveries and how their attempts went (the payload is the audit event, shown in the audit trail)."""
+
+    list_display = (
+        "id",
+        "endpoint",
+        "event",
+        "status",
+        "attempts",
+        "last_status_code",
+        "next_attempt_at",
+        "created_at",
+    )
+    list_filter = ("status", "event")
+    fields = (
+        "endpoint", "message_id", "event", "event_id", "status", "attempts", "last_status_code", "last_error",
+        "next_attempt_at", "created_at", "delivered_at",
+    )  # fmt: skip
+    readonly_fields = fields

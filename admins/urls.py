@@ -1,10 +1,11 @@
-"""The admin realm's management routes: users (and their sessions, tokens, MFA) and the audit trail."""
+"""The admin realm's management routes: users (and their sessions, tokens, MFA), the audit trail, webhooks."""
 
 from accounts import services as account_services
-from admins import apis, services
+from admins import apis, services, webhooks
 from common.urls import api_path, id_param
 
 USER = f"admin/users/{id_param('user_id')}"
+WEBHOOK = f"admin/webhooks/{id_param('endpoint_id')}"
 
 
 def action(name: str, operation, message: str):
@@ -24,4 +25,14 @@ urlpatterns = [
     api_path(f"{USER}/mfa", apis.UserMfaApi.as_view(), name="admin-user-mfa"),
     api_path(f"{USER}/tokens", apis.UserTokensApi.as_view(), name="admin-user-tokens"),
     api_path(f"{USER}/tokens/{id_param('token_id')}", apis.UserTokenDetailApi.as_view(), name="admin-user-token"),
+    api_path("admin/webhooks", webhooks.WebhookListApi.as_view(), name="admin-webhooks"),
+    api_path(WEBHOOK, webhooks.WebhookDetailApi.as_view(), name="admin-webhook"),
+    api_path(f"{WEBHOOK}/rotate-secret", webhooks.WebhookRotateApi.as_view(), name="admin-webhook-rotate-secret"),
+    api_path(f"{WEBHOOK}/test", webhooks.WebhookTestApi.as_view(), name="admin-webhook-test"),
+    api_path(f"{WEBHOOK}/deliveries", webhooks.WebhookDeliveriesApi.as_view(), name="admin-webhook-deliveries"),
+    api_path(
+        f"{WEBHOOK}/deliveries/{id_param('delivery_id')}/retry",
+        webhooks.WebhookRetryApi.as_view(),
+        name="admin-webhook-delivery-retry",
+    ),
 ]

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db import models
 
-from common import metrics
+from common import metrics, webhooks
 from common.middleware import current_request
 from common.models import AuditEvent
 from common.net import client_ip
@@ -27,7 +27,7 @@ def record(
     actor_realm = realm_of(actor) if _is_account(actor) else None
     is_other = actor_realm is not None and (actor_realm != subject_realm or actor.pk != getattr(account, "pk", None))
     _count(event, subject_realm.name, details)
-    return AuditEvent.objects.create(
+    stored = AuditEvent.objects.create(
         event=event,
         realm=subject_realm.name,
         account_id=getattr(account, "pk", None),
@@ -38,6 +38,8 @@ def record(
         request_id=getattr(request, "request_id", "") if request is not None else "",
         details={k: v for k, v in details.items() if not any(word in k for word in _SECRET_WORDS)},
     )
+    webhooks.enqueue(stored)  # in the same transaction: no event, no delivery
+    return stored
 
 
 def _count(event: str, realm: str, details: dict[str, Any]) -> None:

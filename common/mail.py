@@ -5,29 +5,25 @@ the time a request takes never depends on the mail server, and forgot-password a
 alike for known and unknown addresses); `send_pending_email` retries the rest.
 """
 
-import contextvars
 import logging
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from django.http.request import split_domain_port
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from common import metrics
+from common.after_response import after_response
 from common.models import OutboxEmail
 
 logger = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)  # a claimed mail is someone else's to retry only after this
-_after_response: contextvars.ContextVar[list[Callable[[], Any]] | None] = contextvars.ContextVar(
-    "after_response", default=None
-)
 
 
 def queue(*, to: str, template: str, context: dict[str, Any]) -> OutboxEmail:
@@ -45,16 +41,6 @@ def queue(*, to: str, template: str, context: dict[str, Any]) -> OutboxEmail:
 
 def _after_commit(pk: int) -> None:
     after_response(lambda: deliver(pk))
-
-
-def after_response(work: Callable[[], Any]) -> None:
-    """Run `work` once the response has been sent (in a request), or now (a command, or a
-    request already answered). A failure is logged, never raised."""
-    waiting = _after_response.get()
-    if waiting is not None:
-        waiting.append(work)
-    else:
-        _run_all([work])
 
 
 def deliver(pk: int) -> bool:
@@ -114,32 +100,6 @@ def purge(older_than: timedelta) -> int:
     cutoff = timezone.now() - older_than
     deleted, _ = OutboxEmail.objects.exclude(status=OutboxEmail.PENDING).filter(created_at__lt=cutoff).delete()
     return deleted
-
-
-class DeliverAfterResponseMiddleware:
-    """Mail queued during a request is attempted after the response is sent (when the server closes it)."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        waiting: list[Callable[[], Any]] = []
-        token = _after_response.set(waiting)
-        try:
-            response = self.get_response(request)
-        finally:
-            _after_response.reset(token)
-        if waiting:
-            response._resource_closers.append(lambda: _run_all(waiting))
-        return response
-
-
-def _run_all(work: list[Callable[[], Any]]) -> None:
-    for item in work:
-        try:
-            item()
-        except Exception:
-            logger.exception("Work after the response failed")
 
 
 def origin_of(request: HttpRequest | None) -> str:

@@ -6,6 +6,7 @@ import os
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 
 from common.exceptions import NotAuthenticated, NotFound, json_error_response
@@ -22,6 +23,24 @@ LOCKOUTS = Counter("lockouts_total", "Accounts locked after too many failures, b
 REFRESH_REUSE = Counter("refresh_reuse_total", "Reused refresh tokens (their session revoked), by realm.", ["realm"])
 RATE_LIMITED = Counter("rate_limited_total", "Requests refused by a rate limit, by limit group.", ["group"])
 EMAILS = Counter("emails_total", "Delivery attempts of outgoing mail, by outcome (sent, failed).", ["outcome"])
+WEBHOOKS = Counter(
+    "webhook_deliveries_total", "Webhook delivery attempts, by outcome (delivered, failed, given_up).", ["outcome"]
+)
+
+
+class WebhookQueueCollector:
+    """At each scrape: how long the oldest due webhook delivery has waited (0 when none), from the database."""
+
+    def collect(self):
+        from prometheus_client.core import GaugeMetricFamily
+
+        from common.models import WebhookDelivery
+
+        oldest = WebhookDelivery.objects.due().order_by("next_attempt_at").values_list("next_attempt_at", flat=True)
+        first = oldest.first()
+        age = (timezone.now() - first).total_seconds() if first else 0.0
+        yield GaugeMetricFamily("webhook_queue_age_seconds", "How long the oldest due webhook delivery has waited.",
+                                value=max(age, 0.0))  # fmt: skip
 
 
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -31,6 +50,10 @@ def method_label(method: str | None) -> str:
     """A client chooses the method: any other than the known ones shares one label value, so
     the number of series (and of /metrics) stays bounded."""
     return method if method in KNOWN_METHODS else "other"
+
+
+_QUEUE = CollectorRegistry()
+_QUEUE.register(WebhookQueueCollector())
 
 
 def _registry() -> CollectorRegistry:
@@ -51,4 +74,5 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), settings.METRICS_TOKEN.encode()):
         return json_error_response(NotAuthenticated("A valid metrics token is required"), request_id)
-    return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
+    body = generate_latest(_registry()) + generate_latest(_QUEUE)
+    return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)

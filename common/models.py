@@ -1,4 +1,4 @@
-"""Infrastructure tables: the mail outbox and the audit trail."""
+"""Infrastructure tables: the mail outbox, the audit trail, and webhook endpoints with their deliveries."""
 
 from datetime import datetime, timedelta
 
@@ -98,6 +98,9 @@ class AuditEvent(models.Model):
         "account.activated",
         "account.deleted",
         "account.restored",
+        "webhook.created",
+        "webhook.updated",
+        "webhook.deleted",
     )
 
     created_at = models.DateTimeField(default=timezone.now)
@@ -122,3 +125,75 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} {self.realm}:{self.account_id} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+
+class WebhookEndpoint(models.Model):
+    """A receiver of account and security events (docs/api.md §23, common.webhooks).
+
+    Secrets are stored encrypted (common.crypto); after a rotation the previous one keeps
+    signing beside the new one until `previous_secret_expires_at`.
+    """
+
+    url = models.URLField(max_length=2048)
+    events = models.JSONField(help_text='Event names, or ["*"] for every event.')
+    description = models.CharField(max_length=255, blank=True, default="")
+    is_active = models.BooleanField(default=True)
+    secret = models.TextField(help_text="Encrypted.")
+    previous_secret = models.TextField(blank=True, default="", help_text="Encrypted; signs until it expires.")
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "webhook endpoint"
+
+    def __str__(self) -> str:
+        return self.url
+
+    def wants(self, event: str) -> bool:
+        return self.is_active and ("*" in self.events or event in self.events)
+
+
+class WebhookDeliveryQuerySet(models.QuerySet):
+    def due(self) -> "WebhookDeliveryQuerySet":
+        now = timezone.now()
+        return self.filter(
+            status__in=(WebhookDelivery.PENDING, WebhookDelivery.FAILED), next_attempt_at__lte=now
+        ).filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
+
+    def claim(self, pk: int, lease: timedelta) -> bool:
+        """Take one due delivery for this sender: one conditional UPDATE, so exactly one sender wins it."""
+        return bool(self.due().filter(pk=pk).update(claimed_until=timezone.now() + lease))
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint: stored in the event's transaction, attempted after the response,
+    retried on the Standard Webhooks schedule by `send_pending_webhooks`, then given up."""
+
+    PENDING, DELIVERED, FAILED, GIVEN_UP = "pending", "delivered", "failed", "given_up"
+    STATUSES = (PENDING, DELIVERED, FAILED, GIVEN_UP)
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    message_id = models.CharField(max_length=64, help_text="The webhook-id header: the same on every retry.")
+    event = models.CharField(max_length=32)
+    event_id = models.BigIntegerField(null=True, blank=True, help_text="The audit event (null for a test).")
+    payload = models.TextField(help_text="The JSON body, identical on every attempt.")
+    status = models.CharField(max_length=9, choices=[(s, s) for s in STATUSES], default=PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    objects = WebhookDeliveryQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "webhook deliveries"
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="webhook_due"),
+            models.Index(fields=["endpoint", "-created_at"], name="webhook_endpoint_newest"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.endpoint_id} ({self.status})"

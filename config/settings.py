@@ -59,7 +59,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "common.mail.DeliverAfterResponseMiddleware",
+    "common.after_response.AfterResponseMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -220,6 +220,11 @@ REQUIRE_EMAIL_VERIFICATION = env.bool("REQUIRE_EMAIL_VERIFICATION", default=Fals
 EMAIL_RATE = env.str("EMAIL_RATE", default="5/h")
 EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=8)  # then the mail is given up
 EMAIL_RETENTION_DAYS = env.int("EMAIL_RETENTION_DAYS", default=30)  # sent and given-up mail is purged after
+
+# --- Webhooks (common.webhooks) -----------------------------------------------------------
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5)  # seconds for one attempt
+WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)  # else https:// only
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)  # else public addresses only
 
 # --- Uploads and files ----------------------------------------------------------
 MEDIA_ROOT = BASE_DIR / env.str("UPLOAD_DIR", default="media")

@@ -214,10 +214,10 @@ def test_forgot_password_does_the_same_work_before_answering_for_known_and_unkno
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from common import mail as outbox
+    from common import after_response
 
     deferred: list = []
-    monkeypatch.setattr(outbox, "after_response", deferred.append)
+    monkeypatch.setattr(after_response, "after_response", deferred.append)
     counts = []
     api_client.post("/auth/password/forgot", {"email": "warm-up@example.com"}, format="json")  # the IP's budget
     deferred.clear()

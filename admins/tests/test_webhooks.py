@@ -1,0 +1,274 @@
+"""Webhooks (docs/api.md §23) against a real receiver on loopback: signed Standard Webhooks
+deliveries, the retry schedule, the address checks, and endpoint management."""
+
+import json
+import threading
+import time
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import StringIO
+
+import pytest
+import time_machine
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook
+
+from common import audit, webhooks
+from common.models import AuditEvent, WebhookDelivery, WebhookEndpoint
+from common.tests.utils import assert_error, assert_ok, bearer
+
+pytestmark = pytest.mark.django_db
+
+
+class Receiver:
+    """An HTTP server on loopback that records each request and answers as scripted (default 204)."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict] = []
+        self.script: list[str] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.requests.append({"headers": dict(self.headers), "body": body.decode(), "path": self.path})
+                answer = receiver.script.pop(0) if receiver.script else "204"
+                if answer == "slow":
+                    time.sleep(2)
+                    answer = "200"
+                if answer == "garbage":
+                    self.wfile.write(b"this is not HTTP\r\n\r\n")
+                    return
+                if answer == "redirect":
+                    self.send_response(302)
+                    self.send_header("Location", "http://127.0.0.1:1/elsewhere")
+                    self.end_headers()
+                    return
+                if answer == "endless":
+                    self.send_response(200)
+                    self.end_headers()
+                    for _ in range(2000):  # far more than is read
+                        self.wfile.write(b"x" * 1024)
+                    return
+                self.send_response(int(answer))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver(settings):
+    settings.WEBHOOK_ALLOW_HTTP = settings.WEBHOOK_ALLOW_PRIVATE = True
+    settings.WEBHOOK_TIMEOUT = 1
+    webhooks.endpoints.invalidate()
+    server = Receiver()
+    yield server
+    server.close()
+    webhooks.endpoints.invalidate()
+
+
+def create(client, token, **body) -> dict:
+    return assert_ok(client.post("/admin/webhooks", body, format="json", **bearer(token)), 201)
+
+
+def verify(secret: str, request: dict) -> dict:
+    return Webhook(secret).verify(request["body"], request["headers"])
+
+
+class TestManagement:
+    def test_create_shows_the_secret_once_then_list_and_read_never(self, api_client, admin_token, receiver):
+        data = create(api_client, admin_token, url=receiver.url, events=["account.registered"], description="CRM")
+        assert data["secret"].startswith("whsec_") and data["events"] == ["account.registered"]
+        assert set(data) == {"id", "url", "events", "description", "is_active", "created_at", "secret"}
+        listed = assert_ok(api_client.get("/admin/webhooks", **bearer(admin_token)))["items"]
+        assert [item["id"] for item in listed] == [data["id"]] and "secret" not in listed[0]
+        read = assert_ok(api_client.get(f"/admin/webhooks/{data['id']}", **bearer(admin_token)))
+        assert "secret" not in read and read["description"] == "CRM"
+        assert AuditEvent.objects.filter(event="webhook.created").count() == 1
+        stored = WebhookEndpoint.objects.get()
+        assert data["secret"] not in stored.secret  # encrypted at rest
+
+    def test_update_and_delete(self, api_client, admin_token, receiver):
+        data = create(api_client, admin_token, url=receiver.url, events=["*"])
+        url = f"/admin/webhooks/{data['id']}"
+        changed = assert_ok(api_client.patch(url, {"is_active": False}, format="json", **bearer(admin_token)))
+        assert changed["is_active"] is False and changed["events"] == ["*"]
+        assert_ok(api_client.delete(url, **bearer(admin_token)))
+        assert_error(api_client.get(url, **bearer(admin_token)), 404, "NOT_FOUND")
+        events = set(AuditEvent.objects.values_list("event", flat=True))
+        assert {"webhook.created", "webhook.updated", "webhook.deleted"} <= events
+
+    @pytest.mark.parametrize(
+        ("body", "field"),
+        [
+            ({"url": "ftp://example.com/x", "events": ["*"]}, "url"),
+            ({"url": "not a url", "events": ["*"]}, "url"),
+            ({"url": "https://example.com/x", "events": ["no.such.event"]}, "events"),
+            ({"url": "https://example.com/x", "events": []}, "events"),
+            ({"url": "https://127.0.0.1/x", "events": ["*"]}, "url"),
+            ({"url": "https://10.1.2.3/x", "events": ["*"]}, "url"),
+            ({"url": "https://[::1]/x", "events": ["*"]}, "url"),
+            ({"url": "https://169.254.169.254/latest", "events": ["*"]}, "url"),
+            ({"url": "https://0.0.0.0/x", "events": ["*"]}, "url"),
+            ({"url": "http://example.com/x", "events": ["*"]}, "url"),
+        ],
+    )
+    def test_unsafe_or_invalid_input_is_400_and_stores_nothing(self, api_client, admin_token, body, field):
+        details = assert_error(
+            api_client.post("/admin/webhooks", body, format="json", **bearer(admin_token)), 400, "VALIDATION_ERROR"
+        )
+        assert field in details and not WebhookEndpoint.objects.exists()
+
+    def test_an_endpoint_of_nothing_is_404_and_users_cannot_reach_any(self, api_client, admin_token, user_token):
+        assert_error(api_client.get("/admin/webhooks/999", **bearer(admin_token)), 404, "NOT_FOUND")
+        assert_error(api_client.post("/admin/webhooks/999/test", **bearer(admin_token)), 404, "NOT_FOUND")
+        assert_error(api_client.get("/admin/webhooks", **bearer(user_token)), 401, "INVALID_TOKEN")
+
+
+class TestDelivery:
+    def test_an_event_is_delivered_signed_after_the_response(self, api_client, admin_token, receiver, committed):
+        secret = create(api_client, admin_token, url=receiver.url, events=["account.registered"])["secret"]
+        body = {"username": "hooked", "name": "Hooked", "email": "hooked@example.com", "password": "a-long-passphrase"}
+        with committed():
+            assert_ok(api_client.post("/auth/register", body, format="json"), 201)
+        [request] = receiver.requests
+        payload = verify(secret, request)
+        assert payload["type"] == "account.registered" and payload["data"]["event"] == "account.registered"
+        event = AuditEvent.objects.get(event="account.registered")
+        assert payload["data"]["id"] == event.pk and request["headers"]["webhook-id"] == f"msg_evt_{event.pk}"
+        delivery = WebhookDelivery.objects.get()
+        assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("delivered", 1, 204)
+
+    def test_a_change_that_fails_leaves_no_delivery(self, user, receiver):
+        WebhookEndpoint.objects.create(url=receiver.url, events=["*"], secret=webhooks.seal(webhooks.new_secret()))
+        webhooks.endpoints.invalidate()
+        with pytest.raises(RuntimeError), transaction.atomic():
+            audit.record("account.updated", account=user)
+            raise RuntimeError("the change failed")
+        assert not WebhookDelivery.objects.exists() and receiver.requests == []
+
+    def test_an_event_costs_one_insert_per_subscribed_endpoint_and_none_without(self, user, receiver):
+        def queries_of_one_event() -> list[str]:
+            webhooks.endpoints.subscribed("account.updated")  # the process knows the endpoints already
+            with CaptureQueriesContext(connection) as captured, transaction.atomic():
+                audit.record("account.updated", account=user)
+            return [q["sql"] for q in captured.captured_queries if "SAVEPOINT" not in q["sql"]]
+
+        without = queries_of_one_event()
+        for _ in range(2):
+            WebhookEndpoint.objects.create(url=receiver.url, events=["account.updated"], secret=webhooks.seal("x"))
+        WebhookEndpoint.objects.create(url=receiver.url, events=["login.failed"], secret=webhooks.seal("x"))
+        webhooks.endpoints.invalidate()
+        with_two = queries_of_one_event()
+        assert len(with_two) == len(without) + 1
+        assert with_two[-1].startswith('INSERT INTO "common_webhookdelivery"')  # one INSERT for both endpoints
+        assert WebhookDelivery.objects.filter(event="account.updated").count() == 2
+
+    def test_failures_follow_the_schedule_then_give_up_with_one_webhook_id(self, api_client, admin_token, receiver):
+        from django.core.management import call_command
+
+        secret = create(api_client, admin_token, url=receiver.url, events=["webhook.test"])["secret"]
+        endpoint = WebhookEndpoint.objects.get()
+        receiver.script = ["500"] * 8
+        delivery = webhooks.test_delivery(endpoint)
+        assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("failed", 1, 500)
+        attempted_at = timezone.now()
+        for step, delay in enumerate(webhooks.SCHEDULE, start=2):
+            due = WebhookDelivery.objects.get().next_attempt_at
+            assert abs((due - attempted_at) - delay) < timedelta(seconds=2)  # the Standard Webhooks schedule
+            with time_machine.travel(due - timedelta(seconds=1)):
+                call_command("send_pending_webhooks", "--concurrency", "1", stdout=StringIO())  # not due yet
+            assert WebhookDelivery.objects.get().attempts == step - 1
+            with time_machine.travel(due + timedelta(seconds=1)):
+                attempted_at = timezone.now()
+                call_command("send_pending_webhooks", "--concurrency", "1", stdout=StringIO())
+            assert WebhookDelivery.objects.get().attempts == step
+        delivery.refresh_from_db()
+        assert (delivery.status, delivery.next_attempt_at) == ("given_up", None)
+        assert len(receiver.requests) == 8 and len({r["headers"]["webhook-id"] for r in receiver.requests}) == 1
+        assert all(verify(secret, r)["type"] == "webhook.test" for r in receiver.requests[:1])
+
+    @pytest.mark.parametrize(
+        ("answer", "status", "error"),
+        [
+            ("redirect", "failed", "redirects are not followed"),
+            ("slow", "failed", "timed out"),
+            ("garbage", "failed", "BadStatusLine"),
+            ("410", "failed", "HTTP 410"),
+            ("endless", "delivered", None),
+        ],
+    )
+    def test_odd_receivers_are_recorded_not_crashed(self, api_client, admin_token, receiver, answer, status, error):
+        create(api_client, admin_token, url=receiver.url, events=["*"])
+        receiver.script = [answer]
+        started = time.monotonic()
+        delivery = webhooks.test_delivery(WebhookEndpoint.objects.get())
+        assert time.monotonic() - started < 4
+        assert delivery.status == status
+        assert (error is None and delivery.last_error is None) or error in delivery.last_error
+        assert delivery.last_error is None or len(delivery.last_error) <= 300
+
+    def test_a_private_address_is_refused_at_attempt_time_too(self, api_client, admin_token, receiver, settings):
+        create(api_client, admin_token, url=receiver.url, events=["*"])
+        settings.WEBHOOK_ALLOW_PRIVATE = False
+        delivery = webhooks.test_delivery(WebhookEndpoint.objects.get())
+        assert delivery.status == "failed" and delivery.last_error.startswith("Refused:") and receiver.requests == []
+
+    def test_after_a_rotation_both_secrets_sign_for_a_day(self, api_client, admin_token, receiver):
+        data = create(api_client, admin_token, url=receiver.url, events=["*"])
+        new = assert_ok(api_client.post(f"/admin/webhooks/{data['id']}/rotate-secret", **bearer(admin_token)))
+        assert new["secret"] != data["secret"]
+        assert_ok(api_client.post(f"/admin/webhooks/{data['id']}/test", **bearer(admin_token)))
+        request = receiver.requests[-1]
+        assert len(request["headers"]["webhook-signature"].split(" ")) == 2
+        verify(data["secret"], request) and verify(new["secret"], request)
+        with time_machine.travel(timezone.now() + timedelta(hours=25)):
+            webhooks.test_delivery(WebhookEndpoint.objects.get())
+        late = receiver.requests[-1]
+        assert len(late["headers"]["webhook-signature"].split(" ")) == 1
+
+    def test_list_deliveries_and_retry_one_now(self, api_client, admin_token, receiver):
+        data = create(api_client, admin_token, url=receiver.url, events=["*"])
+        receiver.script = ["503"]
+        tested = assert_ok(api_client.post(f"/admin/webhooks/{data['id']}/test", **bearer(admin_token)))
+        assert tested["status"] == "failed" and tested["last_status_code"] == 503 and tested["next_attempt_at"]
+        page = assert_ok(
+            api_client.get(f"/admin/webhooks/{data['id']}/deliveries?status=failed", **bearer(admin_token))
+        )
+        assert [item["id"] for item in page["items"]] == [tested["id"]]
+        retry = f"/admin/webhooks/{data['id']}/deliveries/{tested['id']}/retry"
+        retried = assert_ok(api_client.post(retry, **bearer(admin_token)))
+        assert (retried["status"], retried["attempts"], retried["delivered_at"] is not None) == ("delivered", 2, True)
+        assert_error(api_client.post(f"/admin/webhooks/{data['id']}/deliveries/999/retry", **bearer(admin_token)),
+                     404, "NOT_FOUND")  # fmt: skip
+        bad = api_client.get(f"/admin/webhooks/{data['id']}/deliveries?status=maybe", **bearer(admin_token))
+        assert "status" in assert_error(bad, 400, "VALIDATION_ERROR")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_senders_at_once_make_each_attempt_once(postgres_only, receiver):
+    endpoint = WebhookEndpoint.objects.create(
+        url=receiver.url, events=["*"], secret=webhooks.seal(webhooks.new_secret())
+    )
+    WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(endpoint=endpoint, message_id=f"msg_{i}", event="webhook.test", payload=json.dumps({"i": i}))
+        for i in range(60)
+    )
+    from common.tests.utils import run_concurrently
+
+    run_concurrently(lambda _: webhooks.send_pending(concurrency=4), 2)
+    assert len(receiver.requests) == 60
+    assert len({r["headers"]["webhook-id"] for r in receiver.requests}) == 60
+    assert set(WebhookDelivery.objects.values_list("status", "attempts")) == {("delivered", 1)}
