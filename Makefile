@@ -5,7 +5,7 @@ PYTHON ?= python3
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test fuzz lint format bench bench-smoke bench-avatars clean
+.PHONY: install run test fuzz lint format bench bench-smoke bench-avatars bench-webhooks clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -46,10 +46,16 @@ bench: install
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) -m bench $(BENCH_ARGS)
 	$(PY) -m bench.avatars
+	$(PY) -m bench.webhooks
 
 # The avatar pipeline's worst case: CPU and peak memory per hostile image, each in a fresh process.
 bench-avatars: install
 	$(PY) -m bench.avatars
+
+# send_pending_webhooks draining 10,000 deliveries to a local receiver (a database of its own, like bench).
+bench-webhooks: install
+	$(PY) manage.py migrate --noinput -v0
+	$(PY) -m bench.webhooks
 
 # A few seconds per scenario, no PASS/FAIL: keeps the benchmark from rotting (run by .ci/run).
 bench-smoke: install

@@ -15,12 +15,12 @@ import http.client
 import ipaddress
 import json
 import logging
+import queue
 import secrets
 import socket
 import ssl
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -271,34 +271,49 @@ def _record(delivery: WebhookDelivery, status_code: int | None, error: str | Non
                        delivery.endpoint_id, attempts, error)  # fmt: skip
 
 
-def send_pending(*, concurrency: int = 16, batch: int = 500) -> dict[str, int]:
+def send_pending(*, concurrency: int = 16, batch: int = 2000) -> dict[str, int]:
     """Attempt every due delivery once (safe with several senders at once: each attempt is claimed).
 
-    `concurrency` attempts are in flight at once, each thread on its own database connection;
-    with 1, everything happens in the calling thread (and its transaction).
+    `concurrency` threads make attempts side by side, each on its own database connection (closed
+    when the thread is done); with 1, everything happens in the calling thread (and its transaction).
     """
-    done = {"attempted": 0}
+    attempted = 0
 
     def due_ids() -> list[int]:
         due = WebhookDelivery.objects.due().order_by("next_attempt_at", "pk")
         return list(due.values_list("pk", flat=True)[:batch])
 
-    def run(pk: int) -> bool:
-        try:
-            return attempt(pk)
-        finally:
-            connections.close_all()  # the thread's own connection
+    while ids := due_ids():
+        if concurrency <= 1:
+            attempted += sum(map(attempt, ids))
+        else:
+            attempted += _in_threads(ids, concurrency)
+        if len(ids) < batch:
+            break
+    pending = WebhookDelivery.objects.filter(status__in=(WebhookDelivery.PENDING, WebhookDelivery.FAILED)).count()
+    return {"attempted": attempted, "pending": pending}
 
-    pool = ThreadPoolExecutor(max_workers=concurrency) if concurrency > 1 else None
-    try:
-        while ids := due_ids():
-            done["attempted"] += sum(pool.map(run, ids) if pool else map(attempt, ids))
-            if len(ids) < batch:
-                break
-    finally:
-        if pool:
-            pool.shutdown()
-    done["pending"] = WebhookDelivery.objects.filter(
-        status__in=(WebhookDelivery.PENDING, WebhookDelivery.FAILED)
-    ).count()
-    return done
+
+def _in_threads(ids: list[int], concurrency: int) -> int:
+    work: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for pk in ids:
+        work.put(pk)
+    made = [0] * concurrency
+
+    def worker(index: int) -> None:
+        try:
+            while True:
+                try:
+                    pk = work.get_nowait()
+                except queue.Empty:
+                    return
+                made[index] += attempt(pk)
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(made)
