@@ -272,3 +272,15 @@ def test_two_senders_at_once_make_each_attempt_once(postgres_only, receiver):
     assert len(receiver.requests) == 60
     assert len({r["headers"]["webhook-id"] for r in receiver.requests}) == 60
     assert set(WebhookDelivery.objects.values_list("status", "attempts")) == {("delivered", 1)}
+
+
+def test_metrics_count_attempts_and_show_the_queue_age(api_client, admin_token, receiver, settings):
+    settings.METRICS_TOKEN = "metrics-secret-123"
+    create(api_client, admin_token, url=receiver.url, events=["*"])
+    receiver.script = ["500"]
+    webhooks.test_delivery(WebhookEndpoint.objects.get())
+    WebhookDelivery.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=90))
+    text = api_client.get("/metrics", HTTP_AUTHORIZATION="Bearer metrics-secret-123").content.decode()
+    assert 'webhook_deliveries_total{outcome="failed"}' in text
+    [age] = [float(line.split()[1]) for line in text.splitlines() if line.startswith("webhook_queue_age_seconds ")]
+    assert 89 <= age < 200
