@@ -101,6 +101,7 @@ class AuditEvent(models.Model):
         "webhook.created",
         "webhook.updated",
         "webhook.deleted",
+        "import.completed",
     )
 
     created_at = models.DateTimeField(default=timezone.now)

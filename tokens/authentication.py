@@ -11,7 +11,7 @@ from common.exceptions import InvalidToken
 from common.realms import ADMIN, USER, Realm
 from tokens import browser, jwt_tokens
 from tokens.models import ABILITIES, LoginSession, PersonalAccessToken
-from tokens.pats import PAT_PREFIX, digest, touch_pat
+from tokens.pats import digest, is_personal_access_token, touch_pat
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class RealmAuthentication(BaseAuthentication):
         except UnicodeDecodeError as exc:
             raise AuthenticationFailed("Invalid token") from exc
         try:
-            if raw.startswith(PAT_PREFIX):
+            if is_personal_access_token(raw):
                 return self._authenticate_pat(raw)
             return self._authenticate_jwt(raw)
         except InvalidToken as exc:

@@ -15,7 +15,7 @@ from common.exceptions import InvalidToken, NotAuthenticated, NotFound
 from common.realms import REALMS
 from tokens import jwt_tokens
 from tokens.models import ABILITIES, LoginSession, PersonalAccessToken
-from tokens.pats import PAT_PREFIX, digest
+from tokens.pats import digest, is_personal_access_token
 
 INACTIVE = {"active": False}
 
@@ -35,7 +35,7 @@ def introspect(raw: str) -> dict[str, Any]:
     """RFC 7662's answer for `raw`: the token's facts when this service would accept it now, else inactive."""
     if not raw or len(raw) > 4096:
         return INACTIVE
-    facts = _personal_access_token(raw) if raw.startswith(PAT_PREFIX) else _access_token(raw)
+    facts = _personal_access_token(raw) if is_personal_access_token(raw) else _access_token(raw)
     if facts is None:
         return INACTIVE
     if settings.JWT_ISSUER:

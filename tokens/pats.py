@@ -16,6 +16,11 @@ from tokens.models import ABILITIES, PersonalAccessToken, owner_kwargs
 PAT_PREFIX = "pat_"
 
 
+def is_personal_access_token(raw: str) -> bool:
+    """`pat_...`, or a token moved from the FastAPI service (anything that is not shaped like a JWT)."""
+    return raw.startswith(PAT_PREFIX) or raw.count(".") != 2
+
+
 def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 

@@ -1,0 +1,330 @@
+"""Moving accounts from the FastAPI service (docs/api.md §22): users, admins, password hashes,
+personal access tokens and avatars, with their ids, in batches, safe to run again.
+
+The source is read with plain DB-API (psycopg or sqlite3); nothing is written before the source
+has been checked (every table and column present), and everything is written in one transaction.
+"""
+
+import hashlib
+import secrets
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import environ
+import psycopg
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts.models import AbstractAccount, User
+from admins.models import Admin
+from common import audit
+from common.exceptions import DomainError
+from common.images import AVATAR_DIR, process_avatar
+from common.realms import ADMIN
+from tokens.models import ABILITIES, PersonalAccessToken
+
+ACCOUNT_COLUMNS = (
+    "id", "username", "name", "email", "phone", "hashed_password", "avatar", "is_active", "failed_login_attempts",
+    "locked_until", "created_at", "deleted_at",
+)  # fmt: skip
+TOKEN_COLUMNS = ("id", "token", "name", "user_id", "admin_id", "last_used_at", "expires_at", "created_at")
+TABLES = {"users": ACCOUNT_COLUMNS, "admins": ACCOUNT_COLUMNS, "personal_access_tokens": TOKEN_COLUMNS}
+BATCH = 5_000
+
+
+class SourceError(Exception):
+    """The source cannot be read: unreachable, or a table or column is missing (one line)."""
+
+
+@dataclass
+class Report:
+    dry_run: bool = False
+    stored_files: list[str] = field(default_factory=list)  # removed again if nothing is committed
+    moved: dict[str, int] = field(default_factory=lambda: {"users": 0, "admins": 0})
+    skipped: dict[str, int] = field(default_factory=lambda: {"users": 0, "admins": 0})
+    conflicts: list[str] = field(default_factory=list)
+    unusable_passwords: int = 0
+    avatars_moved: int = 0
+    avatars_missing: int = 0
+    tokens_moved: int = 0
+    tokens_skipped: int = 0
+
+    def counts(self) -> dict[str, Any]:
+        return {
+            "users_moved": self.moved["users"], "admins_moved": self.moved["admins"],
+            "users_skipped": self.skipped["users"], "admins_skipped": self.skipped["admins"],
+            "conflicts": len(self.conflicts), "unusable_passwords": self.unusable_passwords,
+            "avatars_moved": self.avatars_moved, "avatars_missing": self.avatars_missing,
+            "tokens_moved": self.tokens_moved, "tokens_skipped": self.tokens_skipped,
+        }  # fmt: skip
+
+
+# --- The source -------------------------------------------------------------------------------
+
+
+def connect(url: str) -> Any:
+    """A DB-API connection to `postgresql://...` or `sqlite:///path`; SourceError when unreachable."""
+    try:
+        config = environ.Env.db_url_config(url)
+    except (KeyError, ValueError) as exc:
+        raise SourceError("The source must be a postgresql:// or sqlite:/// URL.") from exc
+    try:
+        if config["ENGINE"].endswith("sqlite3"):
+            if not Path(config["NAME"]).is_file():
+                raise SourceError(f"The source database {config['NAME']} does not exist.")
+            return sqlite3.connect(f"file:{config['NAME']}?mode=ro", uri=True)
+        if config["ENGINE"].endswith("postgresql"):
+            return psycopg.connect(
+                host=config["HOST"] or None, port=config["PORT"] or None, dbname=config["NAME"],
+                user=config["USER"] or None, password=config["PASSWORD"] or None, connect_timeout=10,
+            )  # fmt: skip
+    except (psycopg.Error, sqlite3.Error) as exc:
+        raise SourceError(f"The source database cannot be reached: {str(exc).strip().splitlines()[0]}") from exc
+    raise SourceError("The source must be a postgresql:// or sqlite:/// URL.")
+
+
+def check_source(source: Any) -> None:
+    """Every table and column the import reads is there (else SourceError naming the first missing)."""
+    for table, columns in TABLES.items():
+        cursor = source.cursor()
+        try:
+            cursor.execute(f"SELECT * FROM {table} WHERE 1 = 0")
+        except (psycopg.Error, sqlite3.Error) as exc:
+            raise SourceError(f"The source has no table {table}.") from exc
+        present = {description[0] for description in cursor.description}
+        missing = [column for column in columns if column not in present]
+        if missing:
+            raise SourceError(f"The source table {table} has no column {missing[0]}.")
+        cursor.close()
+        if isinstance(source, psycopg.Connection):
+            source.rollback()
+
+
+def rows(source: Any, table: str, columns: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+    cursor = source.cursor()
+    cursor.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY id")
+    while batch := cursor.fetchmany(BATCH):
+        for row in batch:
+            yield dict(zip(columns, row, strict=True))
+
+
+def count(source: Any, table: str) -> int:
+    cursor = source.cursor()
+    cursor.execute(f"SELECT COUNT(*) FROM {table}")
+    return cursor.fetchone()[0]
+
+
+# --- Values -------------------------------------------------------------------------------------
+
+
+def aware(value: Any) -> datetime | None:
+    """Source timestamps are naive UTC (SQLAlchemy's TIMESTAMP WITHOUT TIME ZONE); SQLite gives strings."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if timezone.is_naive(value) else value
+
+
+def password_hash(hashed: Any) -> str | None:
+    """The hash as Django stores it, or None when no hasher here can read it."""
+    if not isinstance(hashed, str):
+        return None
+    if hashed.startswith(("$argon2id$", "$argon2i$")):
+        return "argon2" + hashed
+    if hashed.startswith(("$2a$", "$2b$", "$2y$")) and len(hashed) == 60:
+        return "bcrypt$" + hashed
+    return None
+
+
+def unusable() -> str:
+    return "!" + secrets.token_urlsafe(30)  # Django's mark for "no usable password" (resets by email)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# --- The import -----------------------------------------------------------------------------------
+
+
+class Taken:
+    """Who holds each id, username, email and phone here, case-insensitively, kept as the import goes."""
+
+    def __init__(self, model: type[AbstractAccount]) -> None:
+        self.ids: dict[int, str] = {}
+        self.usernames: dict[str, int] = {}
+        self.emails: dict[str, int] = {}
+        self.phones: dict[str, int] = {}
+        for pk, username, email, phone in model.objects.values_list("pk", "username", "email", "phone").iterator():
+            self.add(pk, username, email, phone)
+
+    def add(self, pk: int, username: str, email: str, phone: str | None) -> None:
+        self.ids[pk] = username.lower()
+        self.usernames[username.lower()] = pk
+        self.emails[email.lower()] = pk
+        if phone:
+            self.phones[phone] = pk
+
+    def judge(self, row: dict[str, Any]) -> str:
+        """ "move", "skip" (already moved: same id and username) or a conflict's description."""
+        pk, username = row["id"], (row["username"] or "").lower()
+        if self.ids.get(pk) == username:
+            return "skip"
+        clashes = [name for name, holder in (
+            ("id", pk if pk in self.ids else None),
+            ("username", self.usernames.get(username)),
+            ("email", self.emails.get((row["email"] or "").lower())),
+            ("phone", self.phones.get(row["phone"]) if row["phone"] else None),
+        ) if holder is not None and (name == "id" or holder != pk)]  # fmt: skip
+        return "move" if not clashes else f"{', '.join(clashes)} already taken here"
+
+
+def import_accounts(
+    source: Any, table: str, model: type[AbstractAccount], report: Report, *, media_dir: Path | None,
+    verified: bool, progress: Callable[[int], None],
+) -> set[int]:  # fmt: skip
+    """Move every row of `table` that can move; the ids of the source accounts present here after it."""
+    taken = Taken(model)
+    present: set[int] = set()
+    batch: list[AbstractAccount] = []
+    for row in rows(source, table, ACCOUNT_COLUMNS):
+        progress(1)
+        verdict = taken.judge(row)
+        if verdict == "skip":
+            report.skipped[table] += 1
+            present.add(row["id"])
+            continue
+        if verdict != "move":
+            report.conflicts.append(f"{table} id {row['id']} ({row['username']}): {verdict}")
+            continue
+        hashed = password_hash(row["hashed_password"])
+        if hashed is None:
+            report.unusable_passwords += 1
+        account = model(
+            id=row["id"], username=row["username"], name=row["name"] or row["username"],
+            email=(row["email"] or "").lower(), phone=row["phone"] or None, password=hashed or unusable(),
+            is_active=bool(row["is_active"]), failed_login_attempts=row["failed_login_attempts"] or 0,
+            locked_until=aware(row["locked_until"]), deleted_at=aware(row["deleted_at"]), email_verified=verified,
+            avatar=_avatar(row["avatar"], media_dir, report),
+        )  # fmt: skip
+        account.created_at = aware(row["created_at"]) or timezone.now()
+        taken.add(account.pk, account.username, account.email, account.phone)
+        present.add(account.pk)
+        batch.append(account)
+        report.moved[table] += 1
+        if len(batch) >= BATCH:
+            _save_accounts(model, batch)
+    _save_accounts(model, batch)
+    return present
+
+
+def _save_accounts(model: type[AbstractAccount], batch: list[AbstractAccount]) -> None:
+    """One multi-row INSERT per batch, keeping the source's created_at."""
+    if batch:
+        with source_created_at(model):
+            model.objects.bulk_create(batch, batch_size=BATCH)
+        batch.clear()
+
+
+@contextmanager
+def source_created_at(model: type[AbstractAccount]) -> Iterator[None]:
+    """`created_at` is auto_now_add (set at save); while moving accounts in, it keeps the source's value."""
+    field = model._meta.get_field("created_at")
+    field.auto_now_add = False
+    try:
+        yield
+    finally:
+        field.auto_now_add = True
+
+
+def _avatar(name: Any, media_dir: Path | None, report: Report) -> str:
+    """The avatar through the pipeline of §6 (verified, re-encoded, scaled), stored; "" when missing or bad."""
+    if not name or media_dir is None:
+        return ""
+    path = (media_dir / Path(str(name)).name).resolve()
+    try:
+        if not path.is_relative_to(media_dir.resolve()) or not path.is_file():
+            raise FileNotFoundError(name)
+        with path.open("rb") as handle:
+            clean = process_avatar(File(handle, name=path.name))
+        stored = "" if report.dry_run else default_storage.save(f"{AVATAR_DIR}/{clean.name}", clean)
+    except (OSError, DomainError):
+        report.avatars_missing += 1
+        return ""
+    report.avatars_moved += 1
+    report.stored_files.append(stored)
+    return stored
+
+
+def import_tokens(
+    source: Any, report: Report, users: set[int], admins: set[int], progress: Callable[[int], None]
+) -> None:
+    """Tokens of moved accounts that have not expired keep working (stored as digests, both abilities)."""
+    known = set(PersonalAccessToken.objects.values_list("digest", flat=True).iterator())
+    now, batch = timezone.now(), []
+    for row in rows(source, "personal_access_tokens", TOKEN_COLUMNS):
+        progress(1)
+        expires_at, digest = aware(row["expires_at"]), token_digest(row["token"] or "")
+        owner = {"user_id": row["user_id"]} if row["user_id"] in users else None
+        owner = owner or ({"admin_id": row["admin_id"]} if row["admin_id"] in admins else None)
+        if not row["token"] or owner is None or (expires_at is not None and expires_at <= now) or digest in known:
+            report.tokens_skipped += 1
+            continue
+        token = PersonalAccessToken(
+            **owner, name=(row["name"] or "imported")[:100], digest=digest, abilities=list(ABILITIES),
+            expires_at=expires_at, last_used_at=aware(row["last_used_at"]),
+        )  # fmt: skip
+        token.created_at = aware(row["created_at"]) or now
+        known.add(digest)
+        batch.append(token)
+        report.tokens_moved += 1
+    PersonalAccessToken.objects.bulk_create(batch, batch_size=BATCH)
+
+
+def move_sequences() -> None:
+    """PostgreSQL hands out ids from a sequence: move it past the largest id moved in."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for model in (User, Admin):
+            table = model._meta.db_table
+            cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE(MAX(id), 1)) FROM {table}")
+
+
+def run(
+    source_url: str, *, media_dir: Path | None, dry_run: bool, verified: bool,
+    progress_factory: Callable[[int], Any],
+) -> Report:  # fmt: skip
+    """The whole import (or, `dry_run`, everything but the writing). SourceError before anything is written."""
+    source = connect(source_url)
+    report = Report(dry_run=dry_run)
+    try:
+        check_source(source)
+        total = sum(count(source, table) for table in TABLES)
+        with progress_factory(total) as bar, transaction.atomic():
+            users = import_accounts(
+                source, "users", User, report, media_dir=media_dir, verified=verified, progress=bar.update
+            )
+            admins = import_accounts(
+                source, "admins", Admin, report, media_dir=media_dir, verified=verified, progress=bar.update
+            )
+            import_tokens(source, report, users, admins, bar.update)
+            move_sequences()
+            audit.record("import.completed", realm=ADMIN, dry_run=dry_run, **report.counts())
+            if dry_run:
+                transaction.set_rollback(True)
+    except BaseException:
+        for name in report.stored_files:  # the accounts they belonged to were not committed
+            default_storage.delete(name)
+        raise
+    finally:
+        source.close()
+    return report

@@ -1,0 +1,192 @@
+"""`import_fastapi` (docs/api.md §22): real source databases made with the FastAPI service's
+libraries, then people sign in with the passwords and tokens they had."""
+
+import io
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+from django.conf import settings
+from django.core.management import CommandError, call_command
+from django.db import connection
+from PIL import Image
+
+from accounts.models import User
+from admins.models import Admin
+from admins.tests.fastapi_source import Source, argon2, bcrypt_hash
+from common.models import AuditEvent
+from common.tests.servers import database_url
+from common.tests.utils import assert_error, assert_ok, bearer
+from tokens.models import PersonalAccessToken
+
+pytestmark = pytest.mark.django_db
+LONG = "a" * 72 + "-and-then-some-more"  # over bcrypt's 72 bytes: the old service ignored the rest
+LEGACY_TOKEN = "Zk3lKq9vR2mN8pX4tY7wB1cD5eF6gH0jA2sL3qW9e"
+
+
+def png(path: Path) -> None:
+    Image.new("RGB", (2000, 1000), "navy").save(path, "PNG")
+
+
+def source(tmp_path: Path) -> Source:
+    media = tmp_path / "uploads"
+    media.mkdir()
+    png(media / "alice.png")
+    (media / "broken.png").write_bytes(b"not an image")
+    s = Source()
+    s.account("users", 7, "alice", argon2("alice-passphrase"), avatar="alice.png", phone="+15550001111")
+    s.account("users", 9, "bob", bcrypt_hash("bob-passphrase"), avatar="gone.png")
+    s.account("users", 12, "carol", bcrypt_hash(LONG, "$2y$"), avatar="broken.png")
+    s.account("users", 15, "dave", "md5$legacy$abcdef")  # nothing here reads it
+    s.account("users", 16, "erin", argon2("erin-passphrase"), deleted_at=datetime(2025, 1, 2, 3, 4, 5))
+    s.account("users", 20, "frank", argon2("frank-passphrase"), failed_login_attempts=5,
+              locked_until=datetime.utcnow() + timedelta(minutes=10))  # fmt: skip
+    s.account("admins", 3, "root", argon2("root-passphrase"))
+    s.token(1, LEGACY_TOKEN, user_id=7)
+    s.token(2, "expired-legacy-token-0123456789", user_id=7, expires_at=datetime(2020, 1, 1))
+    s.token(3, "admin-legacy-token-0123456789abc", admin_id=3, expires_at=None, name=None)
+    return s
+
+
+def run(url: str, *args: str) -> tuple[str, int]:
+    out = io.StringIO()
+    try:
+        call_command("import_fastapi", url, *args, stdout=out, stderr=io.StringIO())
+    except CommandError as exc:
+        return out.getvalue() + str(exc), exc.returncode
+    return out.getvalue(), 0
+
+
+def login(client, path: str, username: str, password: str):
+    return client.post(path, {"username": username, "password": password}, format="json")
+
+
+class TestImport:
+    def test_everything_moves_and_people_sign_in_as_before(self, api_client, tmp_path, settings):
+        settings.RATE_LIMIT_ATTEMPTS = 100
+        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher",
+                                     "accounts.hashers.LegacyBCryptPasswordHasher"]  # fmt: skip
+        url = source(tmp_path).sqlite(str(tmp_path / "fastapi.db"))
+        out, code = run(url, "--media-dir", str(tmp_path / "uploads"))
+        assert code == 0, out
+        for line in ("users moved: 6", "admins moved: 1", "unusable passwords: 1", "avatars moved: 1",
+                     "avatars missing: 2", "tokens moved: 2", "tokens skipped: 1", "conflicts: 0"):  # fmt: skip
+            assert line in out, out
+        alice = User.objects.get(pk=7)
+        assert (alice.username, alice.email, alice.phone, alice.email_verified) == (
+            "alice", "alice@example.com", "+15550001111", True,
+        )  # fmt: skip
+        assert alice.created_at == datetime(2024, 5, 1, 12, 30, 7, tzinfo=UTC)
+        with Image.open(Path(settings.MEDIA_ROOT) / alice.avatar.name) as avatar:
+            assert max(avatar.size) == 1024  # through the pipeline: scaled
+        assert User.objects.get(pk=16).is_deleted and User.objects.get(pk=20).is_locked
+        assert not User.objects.get(pk=15).has_usable_password()
+
+        for username, password in (("alice", "alice-passphrase"), ("bob", "bob-passphrase"), ("carol", LONG)):
+            assert "access_token" in assert_ok(login(api_client, "/auth/login", username, password)), username
+            rehashed = User.objects.get(username=username).password
+            assert rehashed.startswith("argon2$argon2id$v=19$m=102400,t=2,p=8$")  # the service's own hasher now
+            assert_ok(login(api_client, "/auth/login", username, password))  # and still signs in
+        assert_error(login(api_client, "/auth/login", "bob", "wrong"), 401, "INVALID_CREDENTIALS")
+        assert_error(login(api_client, "/auth/login", "erin", "erin-passphrase"), 401, "INVALID_CREDENTIALS")
+        assert_error(login(api_client, "/auth/login", "frank", "frank-passphrase"), 423, "ACCOUNT_LOCKED")
+        assert_ok(login(api_client, "/admin/auth/login", "root", "root-passphrase"))
+
+        me = assert_ok(api_client.get("/users/me", **bearer(LEGACY_TOKEN)))
+        assert me["username"] == "alice"
+        assert_ok(api_client.get("/admin/me", **bearer("admin-legacy-token-0123456789abc")))
+        assert_error(api_client.get("/users/me", **bearer("expired-legacy-token-0123456789")), 401, "INVALID_TOKEN")
+        token = PersonalAccessToken.objects.get(user_id=7)
+        assert LEGACY_TOKEN not in token.digest and token.abilities == ["read", "write"] and token.name == "token 1"
+        assert PersonalAccessToken.objects.get(admin_id=3).name == "imported"
+        event = AuditEvent.objects.get(event="import.completed")
+        assert event.details["users_moved"] == 6 and event.details["conflicts"] == 0
+
+    def test_running_again_skips_what_moved(self, tmp_path):
+        url = source(tmp_path).sqlite(str(tmp_path / "fastapi.db"))
+        assert run(url)[1] == 0
+        out, code = run(url)
+        assert code == 0 and "users moved: 0" in out and "users skipped: 6" in out and "admins skipped: 1" in out
+        assert "tokens moved: 0" in out
+        assert User.objects.count() == 6 and PersonalAccessToken.objects.count() == 2
+
+    def test_conflicts_are_listed_never_overwritten_and_exit_1(self, tmp_path):
+        from common.tests.factories import UserFactory
+
+        UserFactory(id=500, username="Alice")  # the same username, in another case, on another account
+        UserFactory(id=9, username="someone-else")  # bob's id
+        url = source(tmp_path).sqlite(str(tmp_path / "fastapi.db"))
+        out, code = run(url)
+        assert code == 1 and "conflicts: 2" in out
+        assert "users id 7 (alice): username, email already taken here" in out and "users id 9 (bob): id" in out
+        assert User.objects.get(pk=500).username == "Alice" and User.objects.get(pk=9).username == "someone-else"
+        assert not PersonalAccessToken.objects.filter(user_id=7).exists()  # tokens of accounts not moved stay out
+
+    def test_a_dry_run_reports_the_same_and_writes_nothing(self, tmp_path, settings):
+        url = source(tmp_path).sqlite(str(tmp_path / "fastapi.db"))
+        out, code = run(url, "--dry-run", "--media-dir", str(tmp_path / "uploads"))
+        assert code == 0 and out.startswith("Dry run: nothing was written.") and "users moved: 6" in out
+        assert not User.objects.exists() and not Admin.objects.exists() and not PersonalAccessToken.objects.exists()
+        assert not AuditEvent.objects.exists()
+        assert not any((Path(settings.MEDIA_ROOT) / "avatars").glob("*"))
+
+    def test_unverified(self, tmp_path):
+        run(source(tmp_path).sqlite(str(tmp_path / "fastapi.db")), "--unverified")
+        assert not User.objects.filter(email_verified=True).exists()
+
+
+class TestSourceErrors:
+    @pytest.mark.parametrize(
+        ("change", "message"),
+        [
+            ("DROP TABLE personal_access_tokens", "The source has no table personal_access_tokens."),
+            ("ALTER TABLE admins DROP COLUMN deleted_at", "The source table admins has no column deleted_at."),
+        ],
+    )
+    def test_a_missing_table_or_column_is_exit_2_and_writes_nothing(self, tmp_path, change, message):
+        import sqlite3
+
+        url = source(tmp_path).sqlite(str(tmp_path / "fastapi.db"))
+        with sqlite3.connect(tmp_path / "fastapi.db") as db:
+            db.execute(change)
+        out, code = run(url)
+        assert code == 2 and message in out and not User.objects.exists()
+
+    def test_an_unreachable_source_is_one_line_and_exit_2(self, tmp_path):
+        result = subprocess.run(
+            [sys.executable, "manage.py", "import_fastapi", "postgresql://nobody@127.0.0.1:1/none"],
+            cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=60,
+            env={"DJANGO_SETTINGS_MODULE": "config.test_settings", "DATABASE_URL": database_url(),
+                 "PATH": "/usr/bin:/bin", "SECRET_KEY": settings.SECRET_KEY},
+        )  # fmt: skip
+        assert result.returncode == 2
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("CommandError: The source database cannot be reached")
+        missing = run(f"sqlite:///{tmp_path}/nothing-here.db")
+        assert missing[1] == 2 and "does not exist" in missing[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_postgresql_source_moves_and_the_sequences_move_past_it(postgres_only, tmp_path, api_client):
+    name = f"fastapi_source_{uuid.uuid4().hex[:8]}"
+    admin_url = database_url().rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as server:
+        server.execute(f'CREATE DATABASE "{name}"')
+    source_url = database_url().rsplit("/", 1)[0] + f"/{name}"
+    try:
+        with psycopg.connect(source_url) as db:
+            source(tmp_path).write(db, placeholder="%s")
+        out, code = run(source_url)
+        assert code == 0 and "users moved: 6" in out, out
+        assert_ok(login(api_client, "/auth/login", "alice", "alice-passphrase"))
+        assert_ok(api_client.get("/users/me", **bearer(LEGACY_TOKEN)))
+        body = {"username": "newcomer", "name": "New", "email": "new@example.com", "password": "a-long-passphrase"}
+        assert assert_ok(api_client.post("/auth/register", body, format="json"), 201)["id"] == 21
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as server:
+            server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    assert connection.vendor == "postgresql"
