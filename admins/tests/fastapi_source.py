@@ -68,7 +68,7 @@ class Source:
             for item in items:
                 columns = ", ".join(item)
                 marks = ", ".join([placeholder] * len(item))
-                cursor.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(item.values()))  # noqa: S608
+                cursor.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(item.values()))
         connection.commit()
 
     def sqlite(self, path: str) -> str:
