@@ -5,7 +5,7 @@ PYTHON ?= python3
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test fuzz lint format bench bench-smoke bench-avatars bench-webhooks clean
+.PHONY: install run test fuzz lint format bench bench-smoke bench-avatars bench-webhooks bench-import clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,11 @@ bench-avatars: install
 bench-webhooks: install
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) -m bench.webhooks
+
+# import_fastapi moving 1,000,000 users (a PostgreSQL database of its own: its accounts are replaced).
+bench-import: install
+	$(PY) manage.py migrate --noinput -v0
+	$(PY) -m bench.import_fastapi
 
 # A few seconds per scenario, no PASS/FAIL: keeps the benchmark from rotting (run by .ci/run).
 bench-smoke: install

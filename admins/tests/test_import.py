@@ -190,3 +190,20 @@ def test_a_postgresql_source_moves_and_the_sequences_move_past_it(postgres_only,
         with psycopg.connect(admin_url, autocommit=True) as server:
             server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     assert connection.vendor == "postgresql"
+
+
+@pytest.mark.gunicorn
+@pytest.mark.django_db(transaction=True)
+def test_people_sign_in_through_gunicorn_with_what_they_had(tmp_path):
+    import json
+
+    from common.tests.utils import gunicorn, http
+
+    assert run(source(tmp_path).sqlite(str(tmp_path / "fastapi.db")))[1] == 0
+    with gunicorn() as url:
+        for username, password in (("alice", "alice-passphrase"), ("carol", LONG)):
+            body = json.dumps({"username": username, "password": password}).encode()
+            status, answer = http("POST", f"{url}/auth/login", body, {"Content-Type": "application/json"})
+            assert status == 200 and "access_token" in answer["data"], answer
+        status, answer = http("GET", f"{url}/users/me", headers={"Authorization": f"Bearer {LEGACY_TOKEN}"})
+        assert status == 200 and answer["data"]["username"] == "alice"
