@@ -74,7 +74,7 @@ class RegisterApi(RealmApi):
         data = self.validated(RegisterSerializer, context={"model": self.realm.model})
         account = services.register(realm=self.realm, data=data, request=request)
         return ok(
-            AccountSerializer(account, context=self.context()).data, f"{self.realm.title} registered successfully", 201
+            AccountSerializer.represent(account, self.context()), f"{self.realm.title} registered successfully", 201
         )
 
 
@@ -100,7 +100,7 @@ class MeApi(RealmApi):
 
     @api_doc(summary="The authenticated account", responses={200: AccountSerializer}, errors=(401,))
     def get(self, request: Request) -> Response:
-        return ok(AccountSerializer(request.user, context=self.context()).data, "Profile retrieved")
+        return ok(AccountSerializer.represent(request.user, self.context()), "Profile retrieved")
 
     @api_doc(
         summary="Update the profile (partial for PUT and PATCH)",
@@ -123,7 +123,7 @@ class MeApi(RealmApi):
                 raise ValidationFailed(details={"current_password": ["Required to change the email address."]})
             lockout.check_current_password(account, data["current_password"])
         account = services.update_profile(account=account, data=data, request=request, email_pending=True)
-        return ok(AccountSerializer(account, context=self.context()).data, "Profile updated")
+        return ok(AccountSerializer.represent(account, self.context()), "Profile updated")
 
     patch = put
 
@@ -139,7 +139,7 @@ class MeAvatarApi(RealmApi):
     @api_doc(summary="Remove the avatar", responses={200: AccountSerializer}, errors=(401, 403))
     def delete(self, request: Request) -> Response:
         account = services.remove_avatar(request.user)
-        return ok(AccountSerializer(account, context=self.context()).data, "Avatar deleted")
+        return ok(AccountSerializer.represent(account, self.context()), "Avatar deleted")
 
 
 class VerifyEmailApi(PublicApi):
@@ -156,7 +156,7 @@ class VerifyEmailApi(PublicApi):
     def post(self, request: Request) -> Response:
         data = self.validated(OneTimeTokenSerializer)
         account = services.verify_email(realm=self.realm, token=data["token"])
-        return ok(AccountSerializer(account, context=self.context()).data, "Email address verified")
+        return ok(AccountSerializer.represent(account, self.context()), "Email address verified")
 
 
 class ResendVerificationApi(RealmApi):

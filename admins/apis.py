@@ -29,7 +29,7 @@ class AdminApi(RealmApi):
     authentication_classes = ADMIN_AUTHENTICATION
 
     def managed(self, user: User, message: str) -> Response:
-        return ok(ManagedAccountSerializer(user, context=self.context()).data, message)
+        return ok(ManagedAccountSerializer.represent(user, self.context()), message)
 
 
 LIST_PARAMETERS = [

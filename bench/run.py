@@ -37,6 +37,7 @@ from tokens.sessions import open_session
 
 PASSWORD = "bench-passphrase-not-secret"
 INTROSPECTION_TOKEN = "bench-introspection-token"
+MINIMAL = "minimal project: bare DRF view + one PK query"
 LARGE = 1_000_000
 
 
@@ -123,6 +124,7 @@ class Command(BaseCommand):
         with (
             run_gunicorn(workers=workers, settings_module="bench.settings", **env) as url,
             run_gunicorn(workers=workers, settings_module="bench.settings", ALGORITHM="ES256", **env) as es_url,
+            run_gunicorn(workers=workers, settings_module="bench.minimal_settings", wsgi="bench.minimal_wsgi") as bare,
         ):
             es_jwt = {"Authorization": f"Bearer {_login(es_url, user.username)}"}
             introspect = {
@@ -131,6 +133,7 @@ class Command(BaseCommand):
             }
             token_form = f"token={jwt['Authorization'].split()[1]}"
             targets = [
+                (MINIMAL, f"{bare}/_bench/pk?id={user.pk}", {}, None),
                 ("bare DRF view", f"{url}/_bench/bare", {}, None),
                 ("bare DRF view + one PK query", f"{url}/_bench/pk?id={user.pk}", {}, None),
                 ("GET /users/me (JWT)", f"{url}/users/me", jwt, None),
@@ -178,19 +181,23 @@ class Command(BaseCommand):
         argon2, argon2_alone = argon2s
         by_name = {name: result for name, result in rows}
         bare, pk = by_name["bare DRF view"].rps, by_name["bare DRF view + one PK query"].rps
+        minimal = by_name[MINIMAL].rps
         rounds = "1 round" if smoke else "2 interleaved rounds (mean)"
         self._line(f"gunicorn {workers} sync workers, wrk -t2 -c32 -d{seconds}s, {rounds}, {connection.vendor}")
         self._line("")
-        self._line("| target | req/s | p50 ms | p99 ms | vs bare | vs bare + PK | SQL/request | non-2xx |")
-        self._line("|---|---:|---:|---:|---:|---:|---:|---:|")
+        self._line("| target | req/s | p50 ms | p99 ms | vs minimal | vs bare | vs bare + PK | SQL/request | non-2xx |")
+        self._line("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for name, r in rows:
             sql = queries.get(name.split("(")[-1].rstrip(")"), "") if "users/me" in name else ""
             self._line(
-                f"| {name} | {r.rps:,.0f} | {r.p50:.1f} | {r.p99:.1f} | {r.rps / bare:.2f} | {r.rps / pk:.2f} "
+                f"| {name} | {r.rps:,.0f} | {r.p50:.1f} | {r.p99:.1f} | {r.rps / minimal:.2f} | {r.rps / bare:.2f} "
+                f"| {r.rps / pk:.2f} "
                 f"| {sql} | {r.errors} |"
             )
         self._line("")
         budgets = [
+            ("GET /users/me (JWT) >= 0.75 x minimal project", by_name["GET /users/me (JWT)"].rps / minimal, 0.75, True),
+            ("GET /users/me (PAT) >= 0.75 x minimal project", by_name["GET /users/me (PAT)"].rps / minimal, 0.75, True),
             ("GET /users/me (JWT) >= 0.75 x bare + PK", by_name["GET /users/me (JWT)"].rps / pk, 0.75, True),
             ("GET /users/me (PAT) >= 0.75 x bare + PK", by_name["GET /users/me (PAT)"].rps / pk, 0.75, True),
             (

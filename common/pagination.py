@@ -19,6 +19,7 @@ from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 from common.exceptions import ValidationFailed
+from common.serializers import OutputSerializer
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
@@ -50,6 +51,8 @@ def paginate(
     params.is_valid(raise_exception=True)
 
     def serialize(items: list) -> list:
+        if issubclass(serializer, OutputSerializer):
+            return [serializer.represent(item, context) for item in items]
         return serializer(items, many=True, context=context or {}).data
 
     page_size = min(params.validated_data["page_size"], MAX_PAGE_SIZE)

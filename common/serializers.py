@@ -24,6 +24,32 @@ class OutputSerializer(serializers.Serializer):
             for name, field in self._declared_fields.items()
         }
 
+    @classmethod
+    def represent(cls, instance: Any, context: dict[str, Any] | None = None) -> dict[str, Any]:
+        """`cls(instance, context=context).data`, without building and binding a field per instance
+        (the hot paths' responses): each declared field represents its attribute, method fields
+        call the serializer's `get_<name>`. A test holds it equal to `.data`."""
+        serializer = cls(context=context or {})
+        data = {}
+        for name, source, field in cls._plan():
+            if field is None:
+                data[name] = getattr(serializer, f"get_{name}")(instance)
+                continue
+            value = getattr(instance, source)
+            data[name] = None if value is None else field.to_representation(value)
+        return data
+
+    @classmethod
+    def _plan(cls) -> list[tuple[str, str, serializers.Field | None]]:
+        plan = cls.__dict__.get("_represent_plan")
+        if plan is None:
+            plan = [
+                (name, field.source or name, None if isinstance(field, serializers.SerializerMethodField) else field)
+                for name, field in cls._declared_fields.items()
+            ]
+            cls._represent_plan = plan
+        return plan
+
 
 class AuditEventSerializer(OutputSerializer):
     id = serializers.IntegerField()

@@ -245,6 +245,8 @@ warnings.filterwarnings("ignore", message="No directory at")  # STATIC_ROOT befo
 
 # --- HTTP and security -----------------------------------------------------------
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+if not CORS_ALLOWED_ORIGINS:  # CORS off: its middleware would only cost every request time
+    MIDDLEWARE.remove("corsheaders.middleware.CorsMiddleware")
 CORS_URLS_REGEX = r"^/(?!django-admin/).*$"
 CORS_EXPOSE_HEADERS = ["Retry-After", "X-Request-ID", "WWW-Authenticate"]
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)

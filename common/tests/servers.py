@@ -32,8 +32,8 @@ def database_url() -> str:
 
 
 @contextmanager
-def run_gunicorn(*, workers: int, settings_module: str, **env: str) -> Iterator[str]:
-    """Run `gunicorn config.wsgi` on a free port sharing this process's database; yield its URL."""
+def run_gunicorn(*, workers: int, settings_module: str, wsgi: str = "config.wsgi", **env: str) -> Iterator[str]:
+    """Run `gunicorn config.wsgi` (or `wsgi`) on a free port sharing this process's database; yield its URL."""
     port = free_port()
     child_env = {
         **os.environ,
@@ -44,7 +44,7 @@ def run_gunicorn(*, workers: int, settings_module: str, **env: str) -> Iterator[
         "DJANGO_SETTINGS_MODULE": settings_module,
         **env,
     }
-    command = [sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(workers)]
+    command = [sys.executable, "-m", "gunicorn", wsgi, "-b", f"127.0.0.1:{port}", "-w", str(workers)]
     # The server's log goes to a file: a pipe nobody reads would fill up and stall the workers.
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(

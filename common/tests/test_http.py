@@ -58,3 +58,21 @@ def test_a_chunked_body_is_read_and_gunicorns_limits_are_set():
             400,
             414,
         )  # limit_request_line = 2048 in gunicorn.conf.py (gunicorn allows 4094)
+
+
+@pytest.mark.gunicorn
+@pytest.mark.django_db(transaction=True)
+def test_cors_answers_configured_origins_only_and_costs_nothing_when_off():
+    from urllib import request as urlrequest
+
+    def preflight(url: str) -> dict:
+        req = urlrequest.Request(f"{url}/auth/login", method="OPTIONS", headers={
+            "Origin": "https://app.example.com", "Access-Control-Request-Method": "POST",
+        })  # fmt: skip
+        with urlrequest.urlopen(req, timeout=10) as response:
+            return dict(response.headers)
+
+    with gunicorn(CORS_ALLOWED_ORIGINS="https://app.example.com") as url:
+        assert preflight(url)["access-control-allow-origin"] == "https://app.example.com"
+    with gunicorn() as url:
+        assert "access-control-allow-origin" not in {k.lower() for k in preflight(url)}

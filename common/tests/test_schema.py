@@ -33,7 +33,9 @@ PATHS = {
     *(path.format(auth="/admin/auth", me="/admin/me") for path in REALM_PATHS),
     "/admin/users", USER_ID, *(f"{USER_ID}/{action}" for action in ("activate", "block", "unlock", "restore")),
     f"{USER_ID}/sessions", f"{USER_ID}/mfa", f"{USER_ID}/tokens", f"{USER_ID}/tokens/{{token_id}}",
-    "/health", "/admin/audit", "/auth/introspect",
+    "/health", "/admin/audit", "/auth/introspect", "/admin/webhooks", "/admin/webhooks/{endpoint_id}",
+    *(f"/admin/webhooks/{{endpoint_id}}/{tail}" for tail in ("rotate-secret", "test", "deliveries")),
+    "/admin/webhooks/{endpoint_id}/deliveries/{delivery_id}/retry",
 }  # fmt: skip
 
 
