@@ -165,6 +165,7 @@ class Command(BaseCommand):
         cases = {
             "page 1": "/admin/users",
             "search (part of a username)": "/admin/users?search=demo999",
+            "search demo9999 (matches grow with the table)": "/admin/users?search=demo9999",
             "search (part of an email)": "/admin/users?search=o99%40example",
             "deep page (cursor)": "/admin/users?cursor=" + _deep_cursor(),
             "ordering=-created_at": "/admin/users?ordering=-created_at",
