@@ -63,7 +63,7 @@ def test_createadmin_exits_with_status_1_on_bad_input(db):
 
     from django.conf import settings
 
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.test_settings", "DATABASE_URL": "sqlite:///:memory:"}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.tests.settings", "DATABASE_URL": "sqlite:///:memory:"}
     result = subprocess.run(
         [
             sys.executable,

@@ -160,7 +160,7 @@ class TestSourceErrors:
         result = subprocess.run(
             [sys.executable, "manage.py", "import_fastapi", "postgresql://nobody@127.0.0.1:1/none"],
             cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=60,
-            env={"DJANGO_SETTINGS_MODULE": "config.test_settings", "DATABASE_URL": database_url(),
+            env={"DJANGO_SETTINGS_MODULE": "config.tests.settings", "DATABASE_URL": database_url(),
                  "PATH": "/usr/bin:/bin", "SECRET_KEY": settings.SECRET_KEY},
         )  # fmt: skip
         assert result.returncode == 2

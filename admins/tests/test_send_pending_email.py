@@ -135,7 +135,7 @@ def test_two_runners_at_once_send_each_mail_once(postgres_only):
     controller, inbox = smtp_server(port)
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.test_settings",
+        "DJANGO_SETTINGS_MODULE": "config.tests.settings",
         "DATABASE_URL": database_url(),
         "EMAIL_URL": f"smtp://127.0.0.1:{port}",
     }

@@ -45,7 +45,7 @@ def test_json_logs_are_one_object_per_line_with_the_request_fields(tmp_path):
         "from django.test import Client\n"
         "Client().get('/no/such/path', HTTP_X_REQUEST_ID='json-log-1', REMOTE_ADDR='::ffff:192.0.2.5')\n"
     )
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.test_settings", "LOG_FORMAT": "json"}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.tests.settings", "LOG_FORMAT": "json"}
     env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'db.sqlite3'}"
     result = subprocess.run(
         [sys.executable, "-c", script], cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, check=True
