@@ -13,6 +13,7 @@ from admins.apis import AdminApi
 from common import audit, webhooks
 from common.envelope import ok
 from common.exceptions import NotFound
+from common.middleware import current_request
 from common.models import WebhookDelivery, WebhookEndpoint
 from common.pagination import paginate
 from common.schema import PAGE_PARAMETERS, api_doc
@@ -115,11 +116,9 @@ def rotate_secret(endpoint: WebhookEndpoint) -> str:
     return secret
 
 
-def _actor():
-    from common.middleware import current_request
-
-    request = current_request()
-    return getattr(request, "user", None)
+def _actor() -> Any:
+    """The admin making the change (the audit event is about it), from the request being served."""
+    return getattr(current_request(), "user", None)
 
 
 # --- API --------------------------------------------------------------------------------------

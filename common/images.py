@@ -23,7 +23,7 @@ FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 AVATAR_DIR = "avatars"
 MAX_SIDE = 1024  # stored avatars are at most this many pixels on their longer side
 # Decoded pixels per format, so that the worst accepted image stays within the budget of
-# docs/operations.md (1 s of CPU, 150 MB above an idle worker; `make bench-avatars` measures it).
+# the hardening budget (1 s of CPU, 150 MB above an idle worker; `make bench-avatars` measures it).
 # A baseline JPEG decodes at 1/8 scale (draft), so it may use the contract's full 40 MP; a
 # progressive JPEG keeps every coefficient of the full image in memory (2 bytes each) and
 # walks them once per scan; PNG and WebP decode at full size (lossless WebP is the slowest).

@@ -4,8 +4,7 @@ personal access tokens, sessions.
 Each realm mounts them with `as_view(realm=..., authentication_classes=...)` (tokens.urls).
 """
 
-from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema, inline_serializer
-from rest_framework import serializers
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -21,6 +20,8 @@ from tokens import introspection, login, mfa, pats, sessions
 from tokens.serializers import (
     CreatePersonalAccessTokenSerializer,
     CurrentPasswordSerializer,
+    IntrospectionAnswerSerializer,
+    IntrospectionRequestSerializer,
     LoginSerializer,
     LogoutAllSerializer,
     LogoutSerializer,
@@ -292,27 +293,6 @@ class SessionDetailApi(RealmApi):
         return ok(None, "Session revoked")
 
 
-class IntrospectionRequestSerializer(serializers.Serializer):
-    token = serializers.CharField(allow_blank=True, trim_whitespace=False)
-    token_type_hint = serializers.CharField(required=False, allow_blank=True, help_text="Ignored.")
-
-
-INTROSPECTION_ANSWER = inline_serializer(
-    "Introspection",
-    {
-        "active": serializers.BooleanField(),
-        "token_type": serializers.ChoiceField(["access_token", "personal_access_token"], required=False),
-        "realm": serializers.ChoiceField(["user", "admin"], required=False),
-        "sub": serializers.CharField(required=False, help_text="The account id."),
-        "username": serializers.CharField(required=False),
-        "exp": serializers.IntegerField(required=False, allow_null=True),
-        "iat": serializers.IntegerField(required=False),
-        "abilities": serializers.ListField(child=serializers.CharField(), required=False),
-        "iss": serializers.CharField(required=False, help_text="When JWT_ISSUER is set."),
-    },
-)
-
-
 class IntrospectApi(PublicApi):
     """RFC 7662 token introspection for resource servers, authenticated with one of INTROSPECTION_TOKENS."""
 
@@ -325,7 +305,7 @@ class IntrospectApi(PublicApi):
         '404 when none is configured. Anything not accepted right now is exactly `{"active": false}`.',
         request={"application/json": IntrospectionRequestSerializer},
         responses={
-            200: OpenApiResponse(INTROSPECTION_ANSWER, description="Not enveloped (RFC 7662)"),
+            200: OpenApiResponse(IntrospectionAnswerSerializer, description="Not enveloped (RFC 7662)"),
             401: OpenApiResponse(error_envelope(), description="NOT_AUTHENTICATED"),
             404: OpenApiResponse(error_envelope(), description="NOT_FOUND: introspection is not configured"),
         },

@@ -119,3 +119,22 @@ class TotpEnrolmentSerializer(OutputSerializer):
 
 class RecoveryCodesSerializer(OutputSerializer):
     recovery_codes = serializers.ListField(child=serializers.CharField(), help_text="Shown only now; each works once.")
+
+
+class IntrospectionRequestSerializer(serializers.Serializer):
+    token = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    token_type_hint = serializers.CharField(required=False, allow_blank=True, help_text="Ignored.")
+
+
+class IntrospectionAnswerSerializer(OutputSerializer):
+    """RFC 7662's answer, not enveloped: only `active` when the token is not accepted right now."""
+
+    active = serializers.BooleanField()
+    token_type = serializers.ChoiceField(["access_token", "personal_access_token"], required=False)
+    realm = serializers.ChoiceField(["user", "admin"], required=False)
+    sub = serializers.CharField(required=False, help_text="The account id.")
+    username = serializers.CharField(required=False)
+    exp = serializers.IntegerField(required=False, allow_null=True)
+    iat = serializers.IntegerField(required=False)
+    abilities = serializers.ListField(child=serializers.CharField(), required=False)
+    iss = serializers.CharField(required=False, help_text="When JWT_ISSUER is set.")
