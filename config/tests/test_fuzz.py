@@ -17,6 +17,9 @@ pytestmark = [pytest.mark.fuzz, pytest.mark.gunicorn, pytest.mark.django_db(tran
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 # What ends the fuzzing session itself runs last, on its own token.
 SESSION_ENDING = r"^/(auth|admin/auth)/logout(-all)?$|^/users/me$"
+# Webhook endpoints are not fuzzed: a generated URL could name a public host, and the service
+# would then send it events. Their bad input is tested in admins/tests/test_webhooks.py.
+NOT_FUZZED = r"^/admin/webhooks"
 LIMITS_LIFTED = {
     "RATE_LIMIT_ATTEMPTS": "100000",
     "REGISTER_RATE": "100000/m",
@@ -44,7 +47,7 @@ def test_every_operation_answers_as_documented_and_never_5xx(realm, tmp_path):
         runs = [
             schemathesis(
                 url, open_session(account, None)["access_token"], "--include-path-regex", paths,
-                "--exclude-path-regex", SESSION_ENDING, report=tmp_path / "main.xml",
+                "--exclude-path-regex", f"{SESSION_ENDING}|{NOT_FUZZED}", report=tmp_path / "main.xml",
             ),
             schemathesis(
                 url, open_session(account, None)["access_token"], "--include-path-regex", SESSION_ENDING,
