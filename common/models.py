@@ -102,6 +102,9 @@ class AuditEvent(models.Model):
         "webhook.updated",
         "webhook.deleted",
         "import.completed",
+        "passkey.added",
+        "passkey.removed",
+        "passkey.clone_suspected",
     )
 
     created_at = models.DateTimeField(default=timezone.now)

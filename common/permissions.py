@@ -54,13 +54,16 @@ class SignedIn(Policy):
 
 
 class AdminMfaEnrolled(Policy):
-    """With ADMIN_MFA_REQUIRED, an admin without MFA is refused (403 MFA_REQUIRED); views that
-    let it get in and enrol leave this policy out, or narrow it."""
+    """With ADMIN_MFA_REQUIRED, an admin without MFA is refused (403 MFA_REQUIRED), unless its
+    session began with a passkey (already two factors); views that let it get in and enrol
+    leave this policy out, or narrow it."""
 
     def check(self, request: Request, view: Any) -> bool:
-        if settings.ADMIN_MFA_REQUIRED and getattr(view, "realm", None) is ADMIN and not request.user.mfa_enabled:
-            raise MfaRequired()
-        return True
+        if not settings.ADMIN_MFA_REQUIRED or getattr(view, "realm", None) is not ADMIN or request.user.mfa_enabled:
+            return True
+        if getattr(request.auth, "method", "") == "passkey":
+            return True
+        raise MfaRequired()
 
 
 class LoginSession(Policy):

@@ -222,6 +222,11 @@ EMAIL_RATE = env.str("EMAIL_RATE", default="5/h")
 EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=8)  # then the mail is given up
 EMAIL_RETENTION_DAYS = env.int("EMAIL_RETENTION_DAYS", default=30)  # sent and given-up mail is purged after
 
+# --- Passkeys (tokens.passkeys) --------------------------------------------------------------
+WEBAUTHN_RP_ID = env.str("WEBAUTHN_RP_ID", default="")  # empty: the host of FRONTEND_URL, else the request's
+WEBAUTHN_RP_NAME = env.str("WEBAUTHN_RP_NAME", default=PRODUCT_NAME)
+WEBAUTHN_ORIGINS = [o.rstrip("/") for o in env.list("WEBAUTHN_ORIGINS", default=[]) if o]  # empty: see tokens.passkeys
+
 # --- Webhooks (common.webhooks) -----------------------------------------------------------
 WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5)  # seconds for one attempt
 WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)  # else https:// only

@@ -21,6 +21,7 @@ class Credential:
     kind: str  # "jwt", "browser" or "pat"
     session_id: int | None = None
     abilities: frozenset[str] = field(default_factory=lambda: frozenset(ABILITIES))
+    method: str = ""  # how the login session was proven (LoginSession.method); "" for a PAT
 
     @property
     def is_session(self) -> bool:
@@ -54,10 +55,10 @@ class RealmAuthentication(BaseAuthentication):
         claims = jwt_tokens.decode(jwt_tokens.AccessJWT, raw, realm=self.realm)
         # One query: the session is live and its account active and not deleted.
         session_id = claims[jwt_tokens.SESSION_CLAIM]
-        found = LoginSession.objects.live_owner(self.realm, account_id=claims["sub"], id=session_id)
+        found = LoginSession.objects.live_owner(self.realm, account_id=claims["sub"], id=session_id, extra=("method",))
         if found is None:
             raise InvalidToken()
-        return found[0], Credential(kind="jwt", session_id=session_id)
+        return found[0], Credential(kind="jwt", session_id=session_id, method=found[1])
 
     def _authenticate_pat(self, raw: str) -> tuple[AbstractAccount, Credential]:
         found = PersonalAccessToken.objects.live_owner(
@@ -87,7 +88,7 @@ class RealmSessionAuthentication(SessionAuthentication):
         if session is None:
             return None
         self.enforce_csrf(request)
-        return session.owner_in(self.realm), Credential(kind="browser", session_id=session.pk)
+        return session.owner_in(self.realm), Credential(kind="browser", session_id=session.pk, method=session.method)
 
     def authenticate_header(self, request: Request) -> str:
         return "Bearer"

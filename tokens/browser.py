@@ -18,11 +18,11 @@ def session_key(realm: Realm) -> str:
     return f"login_session:{realm.name}"
 
 
-def start(request: HttpRequest, account: AbstractAccount) -> LoginSession:
+def start(request: HttpRequest, account: AbstractAccount, *, method: str = "browser") -> LoginSession:
     """Sign this browser in to the account's realm with a fresh, empty cookie session: nothing a
     planted cookie carried (another realm's login above all) survives. Only the Django admin
     site's own login of this very account (made just before, by the site) is kept."""
-    session = sessions.new_session(account, request)
+    session = sessions.new_session(account, request, method=method)
     own_login = request.session.get(SESSION_KEY) == str(account.pk) and realm_of(account).name == "admin"
     keep = {key: request.session[key] for key in (SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY)
             if own_login and key in request.session}  # fmt: skip

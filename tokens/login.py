@@ -42,12 +42,17 @@ def verify_credentials(*, realm: Realm, identifier: str, password: str) -> Abstr
         audit.record("login.failed", account=account, reason="wrong_password")
         lockout.record_failure(account)
         raise InvalidCredentials()
+    check_allowed(account)
+    return account
+
+
+def check_allowed(account: AbstractAccount) -> None:
+    """After the account proved who it is (a password, a passkey): active, and verified when required."""
     if not account.is_active:
         audit.record("login.failed", account=account, reason="inactive")
         raise AccountInactive()
     if settings.REQUIRE_EMAIL_VERIFICATION and not account.email_verified:
         raise EmailNotVerified()
-    return account
 
 
 def record_login(account: AbstractAccount, *, method: str = "password") -> None:
@@ -88,4 +93,4 @@ def verify_mfa(*, realm: Realm, mfa_token: str, code: str, request: HttpRequest)
     with transaction.atomic():
         mfa.close_challenge(challenge)
         record_login(account, method="mfa")
-        return sessions.open_session(account, request)
+        return sessions.open_session(account, request, method="mfa")

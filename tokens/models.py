@@ -112,7 +112,10 @@ class LoginSession(AccountOwned):
     Access tokens carry the session id and die with it.
     """
 
+    METHODS = ("password", "mfa", "passkey", "oidc", "browser")
+
     refresh_jti = models.CharField(max_length=64)
+    method = models.CharField(max_length=8, default="password", help_text="How the login was proven.")
     refreshed_at = models.DateTimeField(null=True, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=255, blank=True, default="")
@@ -148,6 +151,24 @@ class PersonalAccessToken(AccountOwned):
     class Meta(AccountOwned.Meta):
         indexes = [models.Index(fields=["expires_at"]), models.Index(fields=["revoked_at"])]
         verbose_name = "personal access token"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Passkey(Owned):
+    """A WebAuthn credential (tokens.passkeys): its public key, and the signature counter that
+    must keep increasing (a counter that does not is a cloned authenticator)."""
+
+    credential_id = models.CharField(max_length=1400, unique=True, help_text="base64url")
+    public_key = models.BinaryField()
+    sign_count = models.BigIntegerField(default=0)
+    name = models.CharField(max_length=64, default="Passkey")
+    backed_up = models.BooleanField(default=False)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(Owned.Meta):
+        verbose_name = "passkey"
 
     def __str__(self) -> str:
         return self.name

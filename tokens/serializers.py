@@ -80,6 +80,7 @@ class SessionSerializer(OutputSerializer):
     expires_at = serializers.DateTimeField(read_only=True)
     ip_address = serializers.CharField(read_only=True, allow_null=True)
     user_agent = serializers.CharField(read_only=True)
+    method = serializers.ChoiceField(choices=["password", "mfa", "passkey", "oidc", "browser"], read_only=True)
     current = serializers.SerializerMethodField()
 
     def get_current(self, session: Any) -> bool:
@@ -138,3 +139,30 @@ class IntrospectionAnswerSerializer(OutputSerializer):
     iat = serializers.IntegerField(required=False)
     abilities = serializers.ListField(child=serializers.CharField(), required=False)
     iss = serializers.CharField(required=False, help_text="When JWT_ISSUER is set.")
+
+
+class PasskeySerializer(OutputSerializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
+    backed_up = serializers.BooleanField()
+
+
+class PasskeyOptionsSerializer(OutputSerializer):
+    publicKey = serializers.DictField(
+        help_text="PublicKeyCredentialCreationOptions or PublicKeyCredentialRequestOptions, WebAuthn Level 3 JSON."
+    )
+
+
+class PasskeyRegisterSerializer(serializers.Serializer):
+    name = serializers.CharField(min_length=1, max_length=64, required=False, default="Passkey")
+    credential = serializers.JSONField(help_text="The RegistrationResponse JSON (navigator.credentials.create).")
+
+
+class PasskeyRenameSerializer(serializers.Serializer):
+    name = serializers.CharField(min_length=1, max_length=64)
+
+
+class PasskeyLoginSerializer(serializers.Serializer):
+    credential = serializers.JSONField(help_text="The AuthenticationResponse JSON (navigator.credentials.get).")

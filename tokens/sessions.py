@@ -32,10 +32,11 @@ def _pair(realm: Realm, session: LoginSession, account_id: int) -> dict[str, Any
     }
 
 
-def new_session(account: AbstractAccount, request: HttpRequest | None) -> LoginSession:
+def new_session(account: AbstractAccount, request: HttpRequest | None, *, method: str = "password") -> LoginSession:
     """A login session: the row every credential of one login (JWTs or a browser session) hangs on."""
     return LoginSession.objects.create(
         **owner_kwargs(account),
+        method=method,
         refresh_jti=uuid.uuid4().hex,
         expires_at=timezone.now() + jwt_tokens.refresh_lifetime(),
         ip_address=client_ip(request) if request is not None else None,
@@ -43,9 +44,9 @@ def new_session(account: AbstractAccount, request: HttpRequest | None) -> LoginS
     )
 
 
-def open_session(account: AbstractAccount, request: HttpRequest | None) -> dict[str, Any]:
-    """Start a login session and return its first token pair."""
-    return _pair(realm_of(account), new_session(account, request), account.pk)
+def open_session(account: AbstractAccount, request: HttpRequest | None, *, method: str = "password") -> dict[str, Any]:
+    """Start a login session (`method`: how the login was proven) and return its first token pair."""
+    return _pair(realm_of(account), new_session(account, request, method=method), account.pk)
 
 
 def refresh(*, realm: Realm, raw_refresh: str) -> dict[str, Any]:

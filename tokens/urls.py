@@ -34,6 +34,21 @@ def build_urlpatterns(
         ),
         api_path(f"{me_prefix}/sessions", apis.SessionListApi.as_view(**auth), name=f"{name}-sessions"),
         api_path(
+            f"{me_prefix}/passkeys/options", apis.PasskeyOptionsApi.as_view(**auth), name=f"{name}-passkey-options"
+        ),
+        api_path(f"{me_prefix}/passkeys", apis.PasskeyListApi.as_view(**auth), name=f"{name}-passkeys"),
+        api_path(
+            f"{me_prefix}/passkeys/{id_param('passkey_id')}",
+            apis.PasskeyDetailApi.as_view(**auth),
+            name=f"{name}-passkey",
+        ),
+        api_path(
+            f"{auth_prefix}/passkey/options",
+            apis.PasskeyLoginOptionsApi.as_view(**public),
+            name=f"{name}-passkey-login-options",
+        ),
+        api_path(f"{auth_prefix}/passkey/login", apis.PasskeyLoginApi.as_view(**public), name=f"{name}-passkey-login"),
+        api_path(
             f"{me_prefix}/sessions/{id_param('session_id')}",
             apis.SessionDetailApi.as_view(**auth),
             name=f"{name}-session",

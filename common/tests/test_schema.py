@@ -26,6 +26,11 @@ REALM_PATHS = [
     "{me}/mfa/totp/confirm",
     "{me}/mfa/recovery-codes",
     "{me}/security-events",
+    "{me}/passkeys/options",
+    "{me}/passkeys",
+    "{me}/passkeys/{{passkey_id}}",
+    "{auth}/passkey/options",
+    "{auth}/passkey/login",
 ]
 USER_ID = "/admin/users/{user_id}"
 PATHS = {

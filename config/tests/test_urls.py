@@ -13,6 +13,7 @@ PUBLIC = {
     "auth/register", "auth/login", "auth/refresh", "admin/auth/login", "admin/auth/refresh",
     "auth/password/forgot", "auth/password/reset", "auth/email/verify",
     "auth/mfa/verify", "admin/auth/mfa/verify", "auth/introspect",
+    "auth/passkey/options", "auth/passkey/login", "admin/auth/passkey/options", "admin/auth/passkey/login",
     "admin/auth/password/forgot", "admin/auth/password/reset", "admin/auth/email/verify",
     "health", "schema", "docs",
 }  # fmt: skip

@@ -9,7 +9,7 @@ from common.tests.utils import assert_error, assert_ok, bearer, gunicorn, http
 from tokens.models import LoginSession
 from tokens.tests.factories import PersonalAccessTokenFactory
 
-SESSION_KEYS = {"id", "created_at", "last_seen_at", "expires_at", "ip_address", "user_agent", "current"}
+SESSION_KEYS = {"id", "created_at", "last_seen_at", "expires_at", "ip_address", "user_agent", "method", "current"}
 
 
 def three_logins(client, case, account) -> list[dict]:

@@ -1,0 +1,254 @@
+"""Passkeys (docs/api.md §21): WebAuthn registration while signed in, and passwordless login,
+with py_webauthn doing the verification.
+
+Challenges live in the cache (Redis in production, the embedded cache otherwise), keyed by
+the challenge itself: random, single use, 5 minutes, and a registration challenge names the
+account that asked, so an API client without cookies works and any process can finish what
+another began. The WebAuthn user handle is an HMAC of the account, never its database id.
+"""
+
+import hashlib
+import hmac
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.http.request import split_domain_port
+from django.utils import timezone
+from webauthn import (
+    generate_authentication_options,
+    generate_registration_options,
+    options_to_json,
+    verify_authentication_response,
+    verify_registration_response,
+)
+from webauthn.helpers import base64url_to_bytes, bytes_to_base64url, parse_authenticator_data
+from webauthn.helpers.cose import COSEAlgorithmIdentifier
+from webauthn.helpers.exceptions import InvalidAuthenticationResponse, InvalidRegistrationResponse, WebAuthnException
+from webauthn.helpers.structs import (
+    AuthenticatorSelectionCriteria,
+    PublicKeyCredentialDescriptor,
+    ResidentKeyRequirement,
+    UserVerificationRequirement,
+)
+
+from accounts import lockout
+from accounts.models import AbstractAccount
+from common import audit
+from common.exceptions import Conflict, InvalidCredentials, NotFound, ValidationFailed
+from common.realms import Realm, realm_of
+from tokens import sessions
+from tokens.login import check_allowed, record_login
+from tokens.models import Passkey, owner_kwargs
+
+CHALLENGE_SECONDS = 300
+ALGORITHMS = [
+    COSEAlgorithmIdentifier.ECDSA_SHA_256,
+    COSEAlgorithmIdentifier.EDDSA,
+    COSEAlgorithmIdentifier.RSASSA_PKCS1_v1_5_SHA_256,
+]
+MAX_CREDENTIAL_JSON = 16_384  # far above any real attestation; a CBOR bomb never reaches the parser
+
+
+# --- The relying party ------------------------------------------------------------------------
+
+
+def rp_id(request: HttpRequest) -> str:
+    """WEBAUTHN_RP_ID, else the host of FRONTEND_URL, else the host the request came to."""
+    if settings.WEBAUTHN_RP_ID:
+        return settings.WEBAUTHN_RP_ID
+    if settings.FRONTEND_URL:
+        return urlsplit(settings.FRONTEND_URL).hostname or ""
+    return split_domain_port(request.get_host())[0]
+
+
+def origins(request: HttpRequest) -> list[str]:
+    """WEBAUTHN_ORIGINS, else the origin of FRONTEND_URL and the service's own (as the browser named it)."""
+    if settings.WEBAUTHN_ORIGINS:
+        return list(settings.WEBAUTHN_ORIGINS)
+    frontend = urlsplit(settings.FRONTEND_URL)
+    found = [f"{frontend.scheme}://{frontend.netloc}"] if settings.FRONTEND_URL else []
+    return [*found, f"{request.scheme}://{request.get_host()}"]
+
+
+def user_handle(account: AbstractAccount) -> bytes:
+    """An opaque, stable id for the authenticator (never the database id)."""
+    material = f"passkey-user:{realm_of(account).name}:{account.pk}".encode()
+    return hmac.new(settings.SECRET_KEY.encode(), material, hashlib.sha256).digest()[:32]
+
+
+# --- Challenges ---------------------------------------------------------------------------------
+
+
+def _remember(challenge: bytes, **facts: Any) -> None:
+    cache.set(f"passkey-challenge:{bytes_to_base64url(challenge)}", facts, CHALLENGE_SECONDS)
+
+
+def _redeem(credential: dict[str, Any]) -> tuple[bytes, dict[str, Any]] | None:
+    """The challenge the response answers, and what it was made for; None if unknown, used or expired."""
+    try:
+        client_data = json.loads(base64url_to_bytes(credential["response"]["clientDataJSON"]))
+        challenge = base64url_to_bytes(client_data["challenge"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    key = f"passkey-challenge:{bytes_to_base64url(challenge)}"
+    facts = cache.get(key)
+    if facts is None or not cache.delete(key):  # single use: of two concurrent answers one deletes it
+        return None
+    return challenge, facts
+
+
+def _credential(raw: Any) -> dict[str, Any]:
+    """The credential JSON as a dict (sent as an object or a string), within a size bound."""
+    if isinstance(raw, str):
+        if len(raw) > MAX_CREDENTIAL_JSON:
+            raise ValueError("too large")
+        raw = json.loads(raw)
+    if not isinstance(raw, dict) or len(json.dumps(raw)) > MAX_CREDENTIAL_JSON:
+        raise ValueError("not a credential")
+    return raw
+
+
+# --- Registration -------------------------------------------------------------------------------
+
+
+def registration_options(account: AbstractAccount, request: HttpRequest) -> dict[str, Any]:
+    existing = Passkey.objects.filter(**owner_kwargs(account)).values_list("credential_id", flat=True)
+    options = generate_registration_options(
+        rp_id=rp_id(request), rp_name=settings.WEBAUTHN_RP_NAME, user_id=user_handle(account),
+        user_name=account.username, user_display_name=account.name,
+        authenticator_selection=AuthenticatorSelectionCriteria(
+            resident_key=ResidentKeyRequirement.REQUIRED, user_verification=UserVerificationRequirement.REQUIRED,
+        ),
+        exclude_credentials=[PublicKeyCredentialDescriptor(id=base64url_to_bytes(c)) for c in existing],
+        supported_pub_key_algs=ALGORITHMS, timeout=CHALLENGE_SECONDS * 1000,
+    )  # fmt: skip
+    _remember(options.challenge, purpose="register", realm=realm_of(account).name, account_id=account.pk)
+    return {"publicKey": json.loads(options_to_json(options))}
+
+
+def register(*, account: AbstractAccount, name: str, credential: Any, request: HttpRequest) -> Passkey:
+    """A new passkey from an attestation response; 400 details.credential, 409 if it is already registered.
+
+    The challenge is spent before any transaction opens: a refused answer must not give it back
+    (the embedded cache lives in the database, where a rollback would restore it)."""
+    refused = ValidationFailed("Invalid passkey", details={"credential": ["This passkey response is not valid."]})
+    try:
+        data = _credential(credential)
+    except (ValueError, TypeError) as exc:
+        raise refused from exc
+    redeemed = _redeem(data)
+    if redeemed is None:
+        raise refused
+    challenge, facts = redeemed
+    if facts != {"purpose": "register", "realm": realm_of(account).name, "account_id": account.pk}:
+        raise refused
+    try:
+        verified = verify_registration_response(
+            credential=data, expected_challenge=challenge, expected_rp_id=rp_id(request),
+            expected_origin=origins(request), require_user_verification=True, supported_pub_key_algs=ALGORITHMS,
+        )  # fmt: skip
+    except (InvalidRegistrationResponse, WebAuthnException, ValueError, KeyError, TypeError) as exc:
+        raise refused from exc
+    credential_id = bytes_to_base64url(verified.credential_id)
+    if Passkey.objects.filter(credential_id=credential_id).exists():
+        raise Conflict("This passkey is already registered", details={"credential": ["Already registered."]})
+    try:
+        with transaction.atomic():
+            passkey = Passkey.objects.create(
+                **owner_kwargs(account), credential_id=credential_id, public_key=verified.credential_public_key,
+                sign_count=verified.sign_count, name=name or "Passkey", backed_up=verified.credential_backed_up,
+            )  # fmt: skip
+            audit.record("passkey.added", account=account, passkey_id=passkey.pk, name=passkey.name)
+    except IntegrityError as exc:  # a concurrent registration of the same credential
+        raise Conflict("This passkey is already registered", details={"credential": ["Already registered."]}) from exc
+    return passkey
+
+
+def of_account(account: AbstractAccount):
+    return Passkey.objects.filter(**owner_kwargs(account)).order_by("-created_at", "-id")
+
+
+def get(account: AbstractAccount, passkey_id: int) -> Passkey:
+    passkey = of_account(account).filter(pk=passkey_id).first()
+    if passkey is None:
+        raise NotFound("Passkey not found")
+    return passkey
+
+
+def rename(account: AbstractAccount, passkey_id: int, name: str) -> Passkey:
+    passkey = get(account, passkey_id)
+    passkey.name = name
+    passkey.save(update_fields=["name"])
+    return passkey
+
+
+@transaction.atomic
+def remove(account: AbstractAccount, passkey_id: int) -> None:
+    """Remove a passkey, unless it is the account's last way to sign in (409)."""
+    passkey = get(account, passkey_id)
+    if not account.has_usable_password() and of_account(account).count() == 1:
+        raise Conflict("This is the last way to sign in to the account", details={"passkey": ["Last way in."]})
+    passkey.delete()
+    audit.record("passkey.removed", account=account, passkey_id=passkey_id, name=passkey.name)
+
+
+# --- Login ----------------------------------------------------------------------------------------
+
+
+def authentication_options(realm: Realm, request: HttpRequest) -> dict[str, Any]:
+    options = generate_authentication_options(
+        rp_id=rp_id(request), allow_credentials=[], user_verification=UserVerificationRequirement.REQUIRED,
+        timeout=CHALLENGE_SECONDS * 1000,
+    )  # fmt: skip
+    _remember(options.challenge, purpose="login", realm=realm.name)
+    return {"publicKey": json.loads(options_to_json(options))}
+
+
+def verify_login(*, realm: Realm, credential: Any, request: HttpRequest) -> AbstractAccount:
+    """The account an assertion proves, with every rule of a password login but the password and
+    the second factor; 401 INVALID_CREDENTIALS for anything that does not verify."""
+    try:
+        data = _credential(credential)
+        raw_id = str(data.get("rawId") or data.get("id") or "")
+    except (ValueError, TypeError) as exc:
+        raise InvalidCredentials("Invalid passkey") from exc
+    redeemed = _redeem(data)
+    passkey = Passkey.objects.filter(credential_id=raw_id, **{f"{realm.name}__isnull": False}).first()
+    if redeemed is None or redeemed[1] != {"purpose": "login", "realm": realm.name} or passkey is None:
+        raise InvalidCredentials("Invalid passkey")
+    account = passkey.owner_in(realm)
+    if account.is_deleted:
+        raise InvalidCredentials("Invalid passkey")
+    lockout.refuse_if_locked(account)
+    handle = data.get("response", {}).get("userHandle")
+    try:
+        if handle and base64url_to_bytes(handle) != user_handle(account):
+            raise InvalidCredentials("Invalid passkey")
+        presented = parse_authenticator_data(base64url_to_bytes(data["response"]["authenticatorData"])).sign_count
+        if (presented or passkey.sign_count) and presented <= passkey.sign_count:
+            audit.record("passkey.clone_suspected", account=account, passkey_id=passkey.pk,
+                         stored=passkey.sign_count, presented=presented)  # fmt: skip
+            raise InvalidCredentials("Invalid passkey")
+        verified = verify_authentication_response(
+            credential=data, expected_challenge=redeemed[0], expected_rp_id=rp_id(request),
+            expected_origin=origins(request), credential_public_key=bytes(passkey.public_key),
+            credential_current_sign_count=passkey.sign_count, require_user_verification=True,
+        )  # fmt: skip
+    except (InvalidAuthenticationResponse, WebAuthnException, ValueError, KeyError, TypeError) as exc:
+        raise InvalidCredentials("Invalid passkey") from exc
+    Passkey.objects.filter(pk=passkey.pk).update(sign_count=verified.new_sign_count, last_used_at=timezone.now())
+    check_allowed(account)  # the password login's remaining rules: active, verified address
+    return account
+
+
+def login(*, realm: Realm, credential: Any, request: HttpRequest) -> dict[str, Any]:
+    """A passkey login: a token pair, no second factor (a user-verified passkey is already two)."""
+    account = verify_login(realm=realm, credential=credential, request=request)
+    with transaction.atomic():
+        record_login(account, method="passkey")
+        return sessions.open_session(account, request, method="passkey")
