@@ -18,11 +18,12 @@ from admins import services
 from admins import webhooks as webhook_rules
 from admins.forms import account_forms
 from admins.models import Admin
+from common import audit
 from common.images import CleanAvatar
 from common.models import AuditEvent, OutboxEmail, WebhookDelivery, WebhookEndpoint
 from common.realms import realm_of
 from tokens import sessions
-from tokens.models import LoginSession, PersonalAccessToken
+from tokens.models import LoginSession, Passkey, PersonalAccessToken
 
 PROFILE_FIELDS = ("username", "name", "email", "phone", "avatar", "is_active")
 PERMISSION_FIELDS = ("is_staff", "is_superuser", "groups", "user_permissions")
@@ -160,7 +161,31 @@ def credential_inlines(owner_field: str) -> list[type[admin.TabularInline]]:
         fields = readonly_fields = ("name", "abilities", "created_at", "expires_at", "last_used_at")
         verbose_name_plural = "Personal access tokens (tick delete to revoke one)"
 
-    return [SessionInline, TokenInline]
+    class PasskeyInline(admin.TabularInline):
+        model = Passkey
+        fk_name = owner_field
+        formset = RemovePasskeyFormSet
+        extra = 0
+        can_delete = True
+        fields = readonly_fields = ("name", "created_at", "last_used_at", "backed_up")
+        verbose_name_plural = "Passkeys (tick delete to remove one)"
+
+        def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+            return False
+
+        def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+            return False
+
+    return [SessionInline, TokenInline, PasskeyInline]
+
+
+class RemovePasskeyFormSet(BaseInlineFormSet):
+    """Ticking "delete" on a passkey removes it, recorded (an operator helping someone who lost a device)."""
+
+    def delete_existing(self, obj, commit: bool = True) -> None:
+        if commit:
+            audit.record("passkey.removed", account=obj.owner, passkey_id=obj.pk, name=obj.name)
+            obj.delete()
 
 
 class AccountAdmin(StrictLookupsMixin, UserAdmin):

@@ -7,14 +7,20 @@ ends the admin site's session as well.
 
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.contrib.auth.views import PasswordChangeView
-from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import path, reverse
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.http import require_POST
 
 from admins.forms import AdminLoginForm, SitePasswordChangeForm
+from common.envelope import success_body
+from common.exceptions import DomainError, Forbidden, json_error_response
 from common.realms import ADMIN
 from tokens import browser
+from tokens.browser_views import read_json, safe_next
 
 
 class AccountsAdminSite(admin.AdminSite):
@@ -41,6 +47,26 @@ class AccountsAdminSite(admin.AdminSite):
             response.status_code = 429
             response["Retry-After"] = str(max(1, int(limited.retry_after or 1)))
         return response
+
+    def get_urls(self):
+        view = require_POST(csrf_protect(self.passkey_login))
+        return [path("passkey/", view, name="passkey_login"), *super().get_urls()]
+
+    def passkey_login(self, request: HttpRequest) -> HttpResponse:
+        """The login page's "Sign in with a passkey": staff only, as the password form."""
+
+        def staff_only(account) -> None:
+            if not (account.is_active and account.is_staff):
+                raise Forbidden("This account may not use the admin site")
+            auth_login(request, account, backend="admins.backends.AdminSiteBackend")
+
+        try:
+            body = read_json(request)
+            browser.sign_in_with_passkey(request, ADMIN, body.get("credential"), before_start=staff_only)
+        except DomainError as exc:
+            return json_error_response(exc, getattr(request, "request_id", None))
+        target = safe_next(request, body.get("next"), default=reverse("admin:index", current_app=self.name))
+        return JsonResponse(success_body({"next": target}, "Signed in"))
 
     def logout(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         browser.end(request, ADMIN)

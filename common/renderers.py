@@ -32,7 +32,12 @@ class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):
         context = super().get_context(data, accepted_media_type, renderer_context)
         realm = getattr(renderer_context["view"], "realm", None)
         name = realm.name if realm is not None else "user"
+        view = renderer_context["view"]
+        path = renderer_context["request"].path.rstrip("/")
         context.update(
+            passkey_page={"options": f"{path}/options", "finish": path}
+            if getattr(view, "passkey_page", False)
+            else None,
             product=settings.PRODUCT_NAME,
             realm_title=realm.title if realm is not None else "",
             login_url=LOGIN_URLS[name],

@@ -339,6 +339,7 @@ class PasskeyOptionsApi(RealmApi):
 
 class PasskeyListApi(RealmApi):
     name = "Your passkeys"
+    passkey_page = True  # the browsable API offers "Add a passkey" here (tokens/static/tokens/passkeys.js)
     form_serializers = {"POST": PasskeyRegisterSerializer}
     permission_classes = LOGIN_SESSION_BEFORE_MFA
 

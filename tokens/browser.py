@@ -5,10 +5,14 @@ ends exactly as tokens do (logout, logout everywhere, password change or reset, 
 deactivation, soft delete), at once and on every process.
 """
 
+from collections.abc import Callable
+
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.db import transaction
 from django.http import HttpRequest
 
 from accounts.models import AbstractAccount
+from common import ratelimit
 from common.realms import Realm, realm_of
 from tokens import sessions
 from tokens.models import LoginSession
@@ -45,3 +49,25 @@ def end(request: HttpRequest, realm: Realm) -> None:
     session_id = request.session.pop(session_key(realm), None)
     if session_id:
         LoginSession.objects.filter(pk=session_id).revoke()
+
+
+def sign_in_with_passkey(
+    request: HttpRequest,
+    realm: Realm,
+    credential: object,
+    *,
+    before_start: Callable[[AbstractAccount], None] | None = None,
+) -> AbstractAccount:
+    """A passkey assertion from a login page: the realm's login budget, the passkey login's checks,
+    then a browser session begun with a passkey (`before_start` lets the admin site sign in first)."""
+    from tokens import passkeys
+    from tokens.login import record_login
+
+    ratelimit.consume(request, "login", realm)
+    account = passkeys.verify_login(realm=realm, credential=credential, request=request)
+    with transaction.atomic():
+        record_login(account, method="passkey")
+        if before_start is not None:
+            before_start(account)
+        start(request, account, method="passkey")
+    return account

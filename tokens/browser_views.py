@@ -1,6 +1,8 @@
 """/api-auth/login/ and /api-auth/logout/: a person signs in to the browsable API (user realm)."""
 
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+import json
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
@@ -8,6 +10,8 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
+from common.envelope import success_body
+from common.exceptions import DomainError, ValidationFailed, json_error_response
 from common.realms import USER
 from tokens import browser
 from tokens.forms import BrowserLoginForm
@@ -16,9 +20,14 @@ DEFAULT_NEXT = "/users/me"
 
 
 def _next(request: HttpRequest) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or DEFAULT_NEXT
+    return safe_next(request, request.POST.get("next") or request.GET.get("next"))
+
+
+def safe_next(request: HttpRequest, target: str | None, default: str = DEFAULT_NEXT) -> str:
+    """Where to go after signing in: a path of this site, never another site."""
+    target = target if isinstance(target, str) and target else default
     safe = url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure())
-    return target if safe else DEFAULT_NEXT
+    return target if safe else default
 
 
 @sensitive_post_parameters("password", "code")
@@ -43,3 +52,26 @@ def logout(request: HttpRequest) -> HttpResponse:
     """Ends only this browser session; the account's other sessions and tokens stay."""
     browser.end(request, USER)
     return HttpResponseRedirect(_next(request) if request.POST.get("next") else "/api-auth/login/")
+
+
+def read_json(request: HttpRequest) -> dict:
+    """A JSON object body, or 400."""
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError as exc:
+        raise ValidationFailed("Malformed JSON") from exc
+    if not isinstance(body, dict):
+        raise ValidationFailed("Expected a JSON object")
+    return body
+
+
+@csrf_protect
+@require_POST
+def passkey_login(request: HttpRequest) -> HttpResponse:
+    """The login page's "Sign in with a passkey": the assertion (JSON) starts a browser session."""
+    try:
+        body = read_json(request)
+        browser.sign_in_with_passkey(request, USER, body.get("credential"))
+    except DomainError as exc:
+        return json_error_response(exc, getattr(request, "request_id", None))
+    return JsonResponse(success_body({"next": safe_next(request, body.get("next"))}, "Signed in"))

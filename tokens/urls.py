@@ -61,6 +61,7 @@ def browser_urlpatterns() -> list[URLPattern]:
     return [
         re_path(r"^api-auth/login/?$", browser_views.login, name="api-login"),
         re_path(r"^api-auth/logout/?$", browser_views.logout, name="api-logout"),
+        re_path(r"^api-auth/passkey/?$", browser_views.passkey_login, name="api-passkey-login"),
     ]
 
 

@@ -430,3 +430,24 @@ def test_the_index_shows_the_dashboard(site):
         assert f'id="count-{name}">{value}<' in page
     assert '<svg xmlns="http://www.w3.org/2000/svg"' in page and "3 succeeded" in page
     assert "succeeded (3)" in page and "failed (0)" in page  # the failures are older than 30 days
+
+
+def test_the_users_page_shows_passkeys_and_removes_one(site):
+    from common.models import AuditEvent
+    from tokens.models import Passkey
+
+    user = UserFactory()
+    kept = Passkey.objects.create(user=user, credential_id="a", public_key=b"k", name="Phone")
+    lost = Passkey.objects.create(user=user, credential_id="b", public_key=b"k", name="Lost laptop")
+    url = f"/django-admin/accounts/user/{user.pk}/change/"
+    page = site.get(url).content.decode()
+    assert "Phone" in page and "Lost laptop" in page and "Passkeys (tick delete to remove one)" in page
+    ids = dict(re.findall(r'name="([^"]+-\d+-id)"[^>]*value="(\d+)"', page))
+    lost_field = next(name for name, value in ids.items() if name.startswith("-3-") and value == str(lost.pk))
+    form = {"username": user.username, "name": user.name, "email": user.email, "phone": "", "is_active": "on"}
+    form[lost_field.replace("-id", "-DELETE")] = "on"
+    form.update(ids)
+    response = site.post(url, change_form(site, url, form))
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert list(Passkey.objects.values_list("pk", flat=True)) == [kept.pk]
+    assert AuditEvent.objects.filter(event="passkey.removed", account_id=user.pk).exists()

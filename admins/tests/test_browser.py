@@ -236,3 +236,66 @@ def test_the_admin_dashboard_renders_its_chart(browser, server):
     sections = page.locator("#content-main .app-list caption, #content-main .module caption").all_inner_texts()
     assert {"ACCOUNTS", "SIGN-IN AND SESSIONS", "AUDIT AND MAIL"} <= {text.strip().upper() for text in sections}
     page.screenshot(path=str(ARTIFACTS / "admin-dashboard.png"), full_page=True)
+
+
+@pytest.fixture
+def passkey_server():
+    """Browsers accept no IP address as a relying party id: the server is visited as localhost."""
+    with gunicorn(workers=2, WEBAUTHN_RP_ID="localhost") as url:
+        yield url.replace("127.0.0.1", "localhost")
+
+
+def with_virtual_authenticator(browser):
+    """A page whose browser has a platform authenticator (resident keys, user verification)."""
+    context = browser.new_context()
+    page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
+        "protocol": "ctap2", "transport": "internal", "hasResidentKey": True, "hasUserVerification": True,
+        "isUserVerified": True, "automaticPresenceSimulation": True,
+    }})  # fmt: skip
+    return context, page
+
+
+def test_a_person_adds_a_passkey_signs_out_and_signs_in_with_it(browser, passkey_server):
+    UserFactory(username="passkeyuser")
+    context, page = with_virtual_authenticator(browser)
+    page.goto(f"{passkey_server}/api-auth/login/?next=/users/me/passkeys")
+    page.fill("input[name=username]", "passkeyuser")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#submit-id-submit")
+    page.wait_for_url(f"{passkey_server}/users/me/passkeys")
+    page.fill("#passkey-name", "Laptop")
+    page.click("#passkey-add")
+    page.wait_for_selector("text=Laptop")
+    page.screenshot(path=str(ARTIFACTS / "passkey-added.png"), full_page=True)
+    page.click("#logout-button")
+    page.wait_for_url(f"{passkey_server}/api-auth/login/")
+    page.click("#passkey-sign-in")
+    page.wait_for_url(f"{passkey_server}/users/me")
+    assert '"username": "passkeyuser"' in page.inner_text("body")
+    context.close()
+
+
+def test_an_admin_signs_into_the_admin_site_with_a_passkey(browser, passkey_server):
+    admin = AdminFactory(username="passkeyadmin")
+    context, page = with_virtual_authenticator(browser)
+    page.goto(f"{passkey_server}/django-admin/login/")
+    page.fill("#id_username", admin.username)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{passkey_server}/django-admin/")
+    page.goto(f"{passkey_server}/admin/me/passkeys")
+    page.fill("#passkey-name", "Office key")
+    page.click("#passkey-add")
+    page.wait_for_selector("text=Office key")
+    page.goto(f"{passkey_server}/django-admin/")
+    page.click("#logout-form button[type=submit]")
+    page.wait_for_url(f"{passkey_server}/django-admin/logout/")
+    page.goto(f"{passkey_server}/django-admin/login/")
+    page.click("#passkey-sign-in")
+    page.wait_for_url(f"{passkey_server}/django-admin/")
+    assert page.locator("#user-tools").inner_text().upper().startswith("WELCOME")
+    page.screenshot(path=str(ARTIFACTS / "admin-site-passkey.png"), full_page=True)
+    context.close()
