@@ -366,6 +366,10 @@ class PasskeyDetailApi(RealmApi):
     form_serializers = {"PATCH": PasskeyRenameSerializer}
     permission_classes = LOGIN_SESSION_BEFORE_MFA
 
+    @api_doc(summary="A passkey", responses={200: PasskeySerializer}, errors=(401, 403, 404))
+    def get(self, request: Request, passkey_id: str) -> Response:
+        return ok(PasskeySerializer.represent(passkeys.get(request.user, int(passkey_id))), "Passkey retrieved")
+
     @api_doc(summary="Rename a passkey", request=PasskeyRenameSerializer, responses={200: PasskeySerializer},
              errors=(400, 401, 403, 404))  # fmt: skip
     def patch(self, request: Request, passkey_id: str) -> Response:

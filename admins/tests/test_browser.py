@@ -275,6 +275,14 @@ def test_a_person_adds_a_passkey_signs_out_and_signs_in_with_it(browser, passkey
     page.click("#passkey-sign-in")
     page.wait_for_url(f"{passkey_server}/users/me")
     assert '"username": "passkeyuser"' in page.inner_text("body")
+    from tokens.models import Passkey
+
+    laptop = Passkey.objects.get(name="Laptop")
+    page.goto(f"{passkey_server}/users/me/passkeys/{laptop.pk}")  # removed with the browsable API's DELETE
+    page.click("button[data-target='#deleteModal']")
+    page.click("#deleteModal button.btn-danger")
+    page.wait_for_selector("text=Passkey removed")
+    assert not Passkey.objects.exists()
     context.close()
 
 

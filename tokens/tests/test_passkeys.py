@@ -81,6 +81,19 @@ class TestRegistration:
         assert list(assert_error(response, 400, "VALIDATION_ERROR")) == ["credential"]
         assert not Passkey.objects.exists()
 
+    def test_an_unsupported_algorithm_is_400(self, api_client, realm_case):
+        import cbor2
+
+        access = realm_case.login_pair(api_client, realm_case.make())["access_token"]
+        options = assert_ok(api_client.post(f"{realm_case.me}/passkeys/options", **bearer(access)))
+        authenticator = Authenticator()
+        key = cbor2.loads(authenticator.cose_key())
+        authenticator.cose_key = lambda: cbor2.dumps({**key, 3: -36})  # ES512: not offered
+        body = {"credential": authenticator.create(options)}
+        response = api_client.post(f"{realm_case.me}/passkeys", body, format="json", **bearer(access))
+        assert list(assert_error(response, 400, "VALIDATION_ERROR")) == ["credential"]
+        assert not Passkey.objects.exists()
+
     def test_a_challenge_works_once_and_only_for_the_account_that_asked(self, api_client, realm_case):
         first, second = realm_case.make(), realm_case.make()
         access = realm_case.login_pair(api_client, first)["access_token"]
@@ -145,6 +158,18 @@ class TestLogin:
         authenticator.sign_count = 100
         response = api_client.post(f"{other_realm}/passkey/login", {"credential": authenticator.get(challenge)},
                                    format="json")  # fmt: skip
+        assert_error(response, 401, "INVALID_CREDENTIALS")
+
+    def test_a_forged_signature_is_refused(self, api_client, realm_case):
+        account = realm_case.make()
+        authenticator = Authenticator()
+        enrol(api_client, realm_case, _session_for(api_client, realm_case, account), authenticator)
+        challenge = assert_ok(api_client.post(f"{realm_case.auth}/passkey/options"))
+        answer = authenticator.get(challenge)
+        impostor = Authenticator(credential_id=authenticator.credential_id, sign_count=5)
+        impostor.user_handle = authenticator.user_handle
+        answer["response"]["signature"] = impostor.get(challenge)["response"]["signature"]
+        response = api_client.post(f"{realm_case.auth}/passkey/login", {"credential": answer}, format="json")
         assert_error(response, 401, "INVALID_CREDENTIALS")
 
     def test_blocked_and_locked_accounts_are_refused(self, api_client, realm_case):
