@@ -192,21 +192,31 @@ def payload_of(event: str, data: dict[str, Any], at: datetime) -> str:
 
 
 def enqueue(event: AuditEvent) -> None:
-    """One delivery per subscribed endpoint, in the caller's transaction (one INSERT for all of them)."""
+    """One delivery per subscribed endpoint, in the caller's transaction: one INSERT ... SELECT for
+    all of them, which skips an endpoint deleted or paused since this process last looked (the
+    list is cached), so a stale cache can never fail the change that caused the event."""
     from common.serializers import AuditEventSerializer
 
     subscribed = endpoints.subscribed(event.event)
     if not subscribed:
         return
     payload = payload_of(event.event, AuditEventSerializer(event).data, event.created_at)
-    deliveries = WebhookDelivery.objects.bulk_create(
-        WebhookDelivery(
-            endpoint_id=pk, message_id=f"msg_evt_{event.pk}", event=event.event, event_id=event.pk, payload=payload
-        )
-        for pk in subscribed
+    connection = connections[WebhookDelivery.objects.db]
+    quote, now = connection.ops.quote_name, connection.ops.adapt_datetimefield_value(timezone.now())
+    columns = ("endpoint_id", "message_id", "event", "event_id", "payload", "status", "attempts", "next_attempt_at",
+               "created_at")  # fmt: skip
+    marks = ", ".join(["%s"] * len(subscribed))
+    sql = (
+        f"INSERT INTO {quote(WebhookDelivery._meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
+        f"SELECT {quote('id')}, %s, %s, %s, %s, %s, 0, %s, %s FROM {quote(WebhookEndpoint._meta.db_table)} "
+        f"WHERE {quote('id')} IN ({marks}) AND {quote('is_active')} RETURNING {quote('id')}"
     )
-    ids = [delivery.pk for delivery in deliveries]  # PostgreSQL and SQLite return them
-    transaction.on_commit(lambda: after_response(lambda: [attempt(pk) for pk in ids]))
+    params = [f"msg_evt_{event.pk}", event.event, event.pk, payload, WebhookDelivery.PENDING, now, now, *subscribed]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = [row[0] for row in cursor.fetchall()]
+    if ids:
+        transaction.on_commit(lambda: after_response(lambda: [attempt(pk) for pk in ids]))
 
 
 def test_delivery(endpoint: WebhookEndpoint) -> WebhookDelivery:

@@ -151,6 +151,15 @@ class TestDelivery:
         delivery = WebhookDelivery.objects.get()
         assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("delivered", 1, 204)
 
+    def test_an_endpoint_deleted_by_another_process_is_skipped_not_a_failure(self, user, receiver):
+        endpoint = WebhookEndpoint.objects.create(url=receiver.url, events=["*"], secret=webhooks.seal("x"))
+        webhooks.endpoints.invalidate()
+        assert webhooks.endpoints.subscribed("account.updated") == [endpoint.pk]  # this process has it cached
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).delete()  # as another process would
+        with transaction.atomic():
+            audit.record("account.updated", account=user)
+        assert not WebhookDelivery.objects.exists()
+
     def test_a_change_that_fails_leaves_no_delivery(self, user, receiver):
         WebhookEndpoint.objects.create(url=receiver.url, events=["*"], secret=webhooks.seal(webhooks.new_secret()))
         webhooks.endpoints.invalidate()
