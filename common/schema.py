@@ -59,8 +59,13 @@ def error_envelope() -> serializers.Serializer:
 def envelope(data: Any, *, page: bool = False) -> serializers.Serializer:
     """`{"success": true, "message": ..., "data": <data>}` (a Page of <data> when `page`).
 
-    `data` is a serializer class, None, or a ready serializer instance (one of several shapes).
+    `data` is a serializer class, None, a ready serializer instance (one of several shapes), or
+    `[serializer class]` for a plain list.
     """
+    if isinstance(data, list):
+        item = data[0]
+        name = f"{item.__name__.removesuffix('Serializer')}ListEnvelope"
+        return _once(name, lambda: _wrap(name, item(many=True)))
     if isinstance(data, serializers.BaseSerializer | PolymorphicProxySerializer):
         instance = data
         base = getattr(data, "component_name", type(data).__name__)
@@ -101,7 +106,7 @@ def _wrap(name: str, payload: Any) -> serializers.Serializer:
 def api_doc(
     *,
     summary: str,
-    responses: dict[int, Any],  # status → serializer class, None, or (serializer class, True) for a page
+    responses: dict[int, Any],  # status → serializer class, None, [class] for a list, (class, True) for a page
     errors: Iterable[int] = (),
     request: Any = None,
     tags: list[str] | None = None,
@@ -127,7 +132,7 @@ def api_doc(
 
     def decorate(method: Callable) -> Callable:
         method = schema(method)
-        method.returns_page = any(isinstance(body, tuple) for body in responses.values())
+        method.returns_list = any(isinstance(body, tuple | list) for body in responses.values())
         return method
 
     return decorate
@@ -137,7 +142,7 @@ class ApiAutoSchema(AutoSchema):
     """Operation ids from the route names of config/urls.py, stable and readable:
     `user_tokens_list`, `user_tokens_create`, `user_token_destroy`, `user_login`, `admin_user_block`.
 
-    GET is `_list` (a page) or `_retrieve`; DELETE `_destroy`; PUT `_update`; POST is `_create`
+    GET is `_list` (a page or a list) or `_retrieve`; DELETE `_destroy`; PUT `_update`; POST is `_create`
     beside a GET, else the route's own name (an action); PATCH `_partial_update` beside a PUT,
     else the route's name.
     """
@@ -156,7 +161,7 @@ class ApiAutoSchema(AutoSchema):
         base, method = name.replace("-", "_"), self.method.lower()
         handler = getattr(self.view, method, None)
         if method == "get":
-            return f"{base}_list" if getattr(handler, "returns_page", False) else f"{base}_retrieve"
+            return f"{base}_list" if getattr(handler, "returns_list", False) else f"{base}_retrieve"
         suffix = {
             "delete": "_destroy",
             "put": "_update",

@@ -343,7 +343,7 @@ class PasskeyListApi(RealmApi):
     form_serializers = {"POST": PasskeyRegisterSerializer}
     permission_classes = LOGIN_SESSION_BEFORE_MFA
 
-    @api_doc(summary="This account's passkeys, newest first", responses={200: PasskeySerializer}, errors=(401, 403))
+    @api_doc(summary="This account's passkeys, newest first", responses={200: [PasskeySerializer]}, errors=(401, 403))
     def get(self, request: Request) -> Response:
         items = [PasskeySerializer.represent(p) for p in passkeys.of_account(request.user)]
         return ok(items, "Passkeys retrieved")

@@ -112,7 +112,10 @@ def test_operation_ids_are_unique_and_lists_are_named_as_lists(schema):
     pages = {
         op["operationId"]
         for _, method, op in operations
-        if method == "get" and "Page" in str(op["responses"]["200"]["content"]["application/json"]["schema"])
+        if method == "get"
+        and any(
+            kind in str(op["responses"]["200"]["content"]["application/json"]["schema"]) for kind in ("Page", "List")
+        )
     }
     assert pages == {i for i in ids if i.endswith("_list")}
     assert {"user_tokens_list", "admin_audit_list", "admin_users_list", "user_sessions_list"} <= pages
