@@ -18,11 +18,10 @@ from admins import services
 from admins import webhooks as webhook_rules
 from admins.forms import account_forms
 from admins.models import Admin
-from common import audit
 from common.images import CleanAvatar
 from common.models import AuditEvent, OutboxEmail, WebhookDelivery, WebhookEndpoint
 from common.realms import realm_of
-from tokens import sessions
+from tokens import passkeys, sessions
 from tokens.models import LoginSession, Passkey, PersonalAccessToken
 
 PROFILE_FIELDS = ("username", "name", "email", "phone", "avatar", "is_active")
@@ -184,8 +183,7 @@ class RemovePasskeyFormSet(BaseInlineFormSet):
 
     def delete_existing(self, obj, commit: bool = True) -> None:
         if commit:
-            audit.record("passkey.removed", account=obj.owner, passkey_id=obj.pk, name=obj.name)
-            obj.delete()
+            passkeys.delete(obj)
 
 
 class AccountAdmin(StrictLookupsMixin, UserAdmin):

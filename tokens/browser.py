@@ -14,7 +14,8 @@ from django.http import HttpRequest
 from accounts.models import AbstractAccount
 from common import ratelimit
 from common.realms import Realm, realm_of
-from tokens import sessions
+from tokens import passkeys, sessions
+from tokens.login import record_login
 from tokens.models import LoginSession
 
 
@@ -60,9 +61,6 @@ def sign_in_with_passkey(
 ) -> AbstractAccount:
     """A passkey assertion from a login page: the realm's login budget, the passkey login's checks,
     then a browser session begun with a passkey (`before_start` lets the admin site sign in first)."""
-    from tokens import passkeys
-    from tokens.login import record_login
-
     ratelimit.consume(request, "login", realm)
     account = passkeys.verify_login(realm=realm, credential=credential, request=request)
     with transaction.atomic():

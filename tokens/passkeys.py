@@ -193,8 +193,13 @@ def remove(account: AbstractAccount, passkey_id: int) -> None:
     passkey = get(account, passkey_id)
     if not account.has_usable_password() and of_account(account).count() == 1:
         raise Conflict("This is the last way to sign in to the account", details={"passkey": ["Last way in."]})
+    delete(passkey)
+
+
+def delete(passkey: Passkey) -> None:
+    """Delete and record it (also an operator's removal on the admin site, for a lost device)."""
+    audit.record("passkey.removed", account=passkey.owner, passkey_id=passkey.pk, name=passkey.name)
     passkey.delete()
-    audit.record("passkey.removed", account=account, passkey_id=passkey_id, name=passkey.name)
 
 
 # --- Login ----------------------------------------------------------------------------------------
