@@ -50,7 +50,10 @@ def register(
     ensure_available(realm.model, fields)
     with stored_avatar(data.get("avatar")) as avatar_name:
         account = realm.model(**fields, avatar=avatar_name or "", **extra)
-        account.set_password(data["password"])
+        if data.get("password") is None:  # signed up through an identity provider (tokens.oidc)
+            account.set_unusable_password()
+        else:
+            account.set_password(data["password"])
         _save(account)
         audit.record("account.registered", account=account)
         if not account.email_verified:

@@ -1,5 +1,6 @@
 """Models on the Django admin site. Every write goes through the services the API uses."""
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
@@ -21,8 +22,8 @@ from admins.models import Admin
 from common.images import CleanAvatar
 from common.models import AuditEvent, OutboxEmail, WebhookDelivery, WebhookEndpoint
 from common.realms import realm_of
-from tokens import passkeys, sessions
-from tokens.models import LoginSession, Passkey, PersonalAccessToken
+from tokens import oidc, passkeys, sessions
+from tokens.models import Identity, LoginSession, Passkey, PersonalAccessToken
 
 PROFILE_FIELDS = ("username", "name", "email", "phone", "avatar", "is_active")
 PERMISSION_FIELDS = ("is_staff", "is_superuser", "groups", "user_permissions")
@@ -160,30 +161,45 @@ def credential_inlines(owner_field: str) -> list[type[admin.TabularInline]]:
         fields = readonly_fields = ("name", "abilities", "created_at", "expires_at", "last_used_at")
         verbose_name_plural = "Personal access tokens (tick delete to revoke one)"
 
-    class PasskeyInline(admin.TabularInline):
+    class PasskeyInline(RemovableInline):
         model = Passkey
         fk_name = owner_field
-        formset = RemovePasskeyFormSet
-        extra = 0
-        can_delete = True
+        formset = removing(passkeys.delete)
         fields = readonly_fields = ("name", "created_at", "last_used_at", "backed_up")
         verbose_name_plural = "Passkeys (tick delete to remove one)"
 
-        def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-            return False
+    class IdentityInline(RemovableInline):
+        model = Identity
+        fk_name = owner_field
+        formset = removing(oidc.delete)
+        fields = readonly_fields = ("provider", "subject", "email", "created_at", "last_used_at")
+        verbose_name_plural = "Identity providers (tick delete to unlink one)"
 
-        def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-            return False
-
-    return [SessionInline, TokenInline, PasskeyInline]
+    return [SessionInline, TokenInline, PasskeyInline, IdentityInline]
 
 
-class RemovePasskeyFormSet(BaseInlineFormSet):
-    """Ticking "delete" on a passkey removes it, recorded (an operator helping someone who lost a device)."""
+class RemovableInline(admin.TabularInline):
+    """Read-only rows an operator may remove (a lost device, a provider account the person lost)."""
 
-    def delete_existing(self, obj, commit: bool = True) -> None:
-        if commit:
-            passkeys.delete(obj)
+    extra = 0
+    can_delete = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def removing(remove: Callable[[Any], None]) -> type[BaseInlineFormSet]:
+    """A formset whose ticked "delete" calls `remove` (which records it in the audit trail)."""
+
+    class RemovingFormSet(BaseInlineFormSet):
+        def delete_existing(self, obj, commit: bool = True) -> None:
+            if commit:
+                remove(obj)
+
+    return RemovingFormSet
 
 
 class AccountAdmin(StrictLookupsMixin, UserAdmin):

@@ -19,9 +19,9 @@ from common.pagination import paginate
 from common.realms import ADMIN, REALMS
 from common.schema import PAGE_PARAMETERS, api_doc
 from common.serializers import AuditEventSerializer, AuditFilterSerializer
-from tokens import pats, sessions
+from tokens import oidc, pats, sessions
 from tokens.authentication import ADMIN_AUTHENTICATION
-from tokens.serializers import PersonalAccessTokenSerializer, SessionSerializer
+from tokens.serializers import IdentitySerializer, PersonalAccessTokenSerializer, SessionSerializer
 
 
 class AdminApi(RealmApi):
@@ -166,6 +166,16 @@ class UserTokenDetailApi(AdminApi):
     def delete(self, request: Request, user_id: str, token_id: str) -> Response:
         pats.revoke_pat(account=services.get_user(int(user_id)), token_id=int(token_id))
         return ok(None, "Token revoked")
+
+
+class UserIdentitiesApi(AdminApi):
+    name = "User's identities"
+
+    @api_doc(summary="A user's linked identity-provider accounts, newest first",
+             responses={200: [IdentitySerializer]}, errors=(401, 403, 404), tags=TAGS)  # fmt: skip
+    def get(self, request: Request, user_id: str) -> Response:
+        identities = oidc.of_account(services.get_user(int(user_id)))
+        return ok([IdentitySerializer.represent(i) for i in identities], "Identities retrieved")
 
 
 class UserMfaApi(AdminApi):

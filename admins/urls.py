@@ -22,6 +22,7 @@ urlpatterns = [
     action("unlock", services.unlock, "User unlocked"),
     action("restore", account_services.restore, "User restored"),
     api_path(f"{USER}/sessions", apis.UserSessionsApi.as_view(), name="admin-user-sessions"),
+    api_path(f"{USER}/identities", apis.UserIdentitiesApi.as_view(), name="admin-user-identities"),
     api_path(f"{USER}/mfa", apis.UserMfaApi.as_view(), name="admin-user-mfa"),
     api_path(f"{USER}/tokens", apis.UserTokensApi.as_view(), name="admin-user-tokens"),
     api_path(f"{USER}/tokens/{id_param('token_id')}", apis.UserTokenDetailApi.as_view(), name="admin-user-token"),

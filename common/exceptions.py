@@ -90,6 +90,14 @@ class Conflict(DomainError):
     status_code, code, message = 409, "CONFLICT", "Already taken"
 
 
+class AccountExists(DomainError):
+    status_code, code, message = (
+        409,
+        "ACCOUNT_EXISTS",
+        "An account with this address exists: sign in to it and link the provider",
+    )
+
+
 class PayloadTooLarge(DomainError):
     status_code, code, message = 413, "PAYLOAD_TOO_LARGE", "Payload too large"
 

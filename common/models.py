@@ -105,6 +105,8 @@ class AuditEvent(models.Model):
         "passkey.added",
         "passkey.removed",
         "passkey.clone_suspected",
+        "identity.linked",
+        "identity.unlinked",
     )
 
     created_at = models.DateTimeField(default=timezone.now)

@@ -1,5 +1,6 @@
 """Settings, read from the environment and an optional `.env` file (names in docs/api.md §9)."""
 
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -226,6 +227,25 @@ EMAIL_RETENTION_DAYS = env.int("EMAIL_RETENTION_DAYS", default=30)  # sent and g
 WEBAUTHN_RP_ID = env.str("WEBAUTHN_RP_ID", default="")  # empty: the host of FRONTEND_URL, else the request's
 WEBAUTHN_RP_NAME = env.str("WEBAUTHN_RP_NAME", default=PRODUCT_NAME)
 WEBAUTHN_ORIGINS = [o.rstrip("/") for o in env.list("WEBAUTHN_ORIGINS", default=[]) if o]  # empty: see tokens.passkeys
+
+# --- Identity providers (tokens.oidc) ---------------------------------------------------------
+# {"slug": {"issuer", "client_id", "client_secret", "name", "realms", "scopes", "audiences"}}; checked by tokens.oidc.
+try:
+    OIDC_PROVIDERS = env.json("OIDC_PROVIDERS", default={})
+except ValueError:
+    _fail("OIDC_PROVIDERS is not valid JSON.")
+if not isinstance(OIDC_PROVIDERS, dict):
+    _fail("OIDC_PROVIDERS must be a JSON object of providers keyed by slug.")
+for _slug, _entry in OIDC_PROVIDERS.items():
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", _slug):
+        _fail(f"OIDC_PROVIDERS: {_slug!r} is not a slug (a-z, 0-9, - and _).")
+    if not isinstance(_entry, dict) or not str(_entry.get("issuer", "")).startswith(("https://", "http://")):
+        _fail(f"OIDC_PROVIDERS[{_slug!r}] needs an http(s) issuer.")
+    if not _entry.get("client_id") or not set(_entry.get("realms") or ["user"]) <= {"user", "admin"}:
+        _fail(f"OIDC_PROVIDERS[{_slug!r}] needs a client_id, and realms among user and admin.")
+# Where a flow may send the browser back to; empty: the origin of FRONTEND_URL.
+OIDC_REDIRECT_ORIGINS = [o.rstrip("/") for o in env.list("OIDC_REDIRECT_ORIGINS", default=[]) if o]
+OIDC_TIMEOUT = env.float("OIDC_TIMEOUT", default=5)  # seconds for each call to a provider (discovery, keys, code)
 
 # --- Webhooks (common.webhooks) -----------------------------------------------------------
 WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5)  # seconds for one attempt

@@ -4,7 +4,8 @@ personal access tokens, sessions.
 Each realm mounts them with `as_view(realm=..., authentication_classes=...)` (tokens.urls).
 """
 
-from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
+from django.http import HttpResponseRedirect
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -12,14 +13,16 @@ from accounts import lockout
 from common import ratelimit
 from common.apis import PublicApi, RealmApi
 from common.envelope import ok
-from common.exceptions import Conflict
+from common.exceptions import Conflict, NotFound
 from common.pagination import paginate
 from common.permissions import LOGIN_SESSION, LOGIN_SESSION_BEFORE_MFA
 from common.schema import PAGE_PARAMETERS, api_doc, error_envelope
-from tokens import introspection, login, mfa, passkeys, pats, sessions
+from tokens import introspection, login, mfa, oidc, passkeys, pats, sessions
 from tokens.serializers import (
+    AuthorizeUrlSerializer,
     CreatePersonalAccessTokenSerializer,
     CurrentPasswordSerializer,
+    IdentitySerializer,
     IntrospectionAnswerSerializer,
     IntrospectionRequestSerializer,
     LoginSerializer,
@@ -30,6 +33,10 @@ from tokens.serializers import (
     MfaStatusSerializer,
     MfaVerifySerializer,
     NewPersonalAccessTokenSerializer,
+    OidcCallbackSerializer,
+    OidcExchangeSerializer,
+    OidcProviderSerializer,
+    OidcTokenSerializer,
     PasskeyLoginSerializer,
     PasskeyOptionsSerializer,
     PasskeyRegisterSerializer,
@@ -38,6 +45,7 @@ from tokens.serializers import (
     PasswordChangeSerializer,
     PersonalAccessTokenSerializer,
     RecoveryCodesSerializer,
+    RedirectUriSerializer,
     RefreshSerializer,
     SessionSerializer,
     TokenPairSerializer,
@@ -414,3 +422,128 @@ class PasskeyLoginApi(PublicApi):
         data = self.validated(PasskeyLoginSerializer)
         pair = passkeys.login(realm=self.realm, credential=data["credential"], request=request)
         return ok(pair, "Login successful", secret=True)
+
+
+# --- Identity providers (docs/api.md §20) -----------------------------------------------------------
+
+REDIRECT = {302: OpenApiResponse(description="A redirect (Location); no body.")}
+
+
+def redirect(url: str) -> HttpResponseRedirect:
+    response = HttpResponseRedirect(url)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class OidcProvidersApi(PublicApi):
+    name = "Identity providers"
+
+    @api_doc(summary="The identity providers this realm offers", responses={200: [OidcProviderSerializer]}, auth=[])
+    def get(self, request: Request) -> Response:
+        return ok(oidc.public_list(self.realm), "Identity providers retrieved")
+
+
+class OidcAuthorizeApi(PublicApi):
+    name = "Sign in with an identity provider"
+
+    @extend_schema(
+        summary="Start signing in at the provider: 302 to its authorization endpoint (state, nonce, PKCE S256)",
+        parameters=[OpenApiParameter("redirect_uri", str, required=True,
+                                     description="Where the callback sends the browser back (OIDC_REDIRECT_ORIGINS)")],
+        responses={**REDIRECT, **{s: OpenApiResponse(error_envelope()) for s in (400, 404, 503)}},
+        auth=[], tags=["auth"],
+    )  # fmt: skip
+    def get(self, request: Request, provider: str) -> HttpResponseRedirect:
+        params = RedirectUriSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        return redirect(oidc.authorize(request, self.realm, provider, params.validated_data["redirect_uri"]))
+
+
+class OidcCallbackApi(PublicApi):
+    name = "Identity provider callback"
+
+    @extend_schema(
+        summary="The provider sends the browser here: 302 to redirect_uri with a one-time `code`, or `error`",
+        description="`?code=` is traded at .../auth/oidc/exchange; a linking flow comes back with "
+        "`?linked=<provider>`; "
+        "a refusal with `?error=<ERROR_CODE>`. A missing, used, expired or foreign `state` is 400.",
+        parameters=[OpenApiParameter("state", str), OpenApiParameter("code", str), OpenApiParameter("error", str)],
+        responses={**REDIRECT, **{s: OpenApiResponse(error_envelope()) for s in (400, 404)}},
+        auth=[], tags=["auth"],
+    )  # fmt: skip
+    def get(self, request: Request, provider: str) -> HttpResponseRedirect:
+        params = OidcCallbackSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        return redirect(oidc.callback(request, self.realm, provider, params.validated_data))
+
+
+class OidcExchangeApi(PublicApi):
+    name = "Sign in with an identity provider: exchange the code"
+    form_serializers = {"POST": OidcExchangeSerializer}
+
+    @api_doc(
+        summary="Trade the callback's one-time code for a token pair (or an MFA challenge)",
+        request=OidcExchangeSerializer,
+        responses={200: LOGIN_RESULT},
+        errors=(400, 403, 415, 423),
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        result = oidc.exchange(request, self.realm, self.validated(OidcExchangeSerializer)["code"])
+        message = "Multi-factor authentication required" if "mfa_token" in result else "Login successful"
+        return ok(result, message, secret=True)
+
+
+class OidcTokenApi(PublicApi):
+    name = "Sign in with an ID token"
+    form_serializers = {"POST": OidcTokenSerializer}
+
+    @api_doc(
+        summary="Sign in with an ID token from a native SDK: a token pair (or an MFA challenge)",
+        request=OidcTokenSerializer,
+        responses={200: LOGIN_RESULT},
+        errors=(400, 401, 403, 404, 409, 415, 423, 429, 503),
+        auth=[],
+    )
+    def post(self, request: Request, provider: str) -> Response:
+        oidc.provider(self.realm, provider)  # 404 before spending the budget
+        ratelimit.consume(request, "login", self.realm)
+        data = self.validated(OidcTokenSerializer)
+        result = oidc.native_sign_in(request, self.realm, provider, data["id_token"], data["nonce"] or None)
+        message = "Multi-factor authentication required" if "mfa_token" in result else "Login successful"
+        return ok(result, message, secret=True)
+
+
+class IdentityListApi(RealmApi):
+    name = "Your identities"
+    permission_classes = LOGIN_SESSION
+
+    @api_doc(summary="This account's linked identities, newest first", responses={200: [IdentitySerializer]},
+             errors=(401, 403))  # fmt: skip
+    def get(self, request: Request) -> Response:
+        return ok([IdentitySerializer.represent(i) for i in oidc.of_account(request.user)], "Identities retrieved")
+
+
+class IdentityApi(RealmApi):
+    name = "Identity"
+    form_serializers = {"POST": RedirectUriSerializer}
+    permission_classes = LOGIN_SESSION
+
+    @api_doc(
+        summary="Link a provider: the URL to send the browser to (its callback links instead of signing in)",
+        request=RedirectUriSerializer,
+        responses={200: AuthorizeUrlSerializer},
+        errors=(400, 401, 403, 404, 415, 503),
+    )
+    def post(self, request: Request, key: str) -> Response:
+        data = self.validated(RedirectUriSerializer)
+        url = oidc.authorize(request, self.realm, key, data["redirect_uri"], link=request.user)
+        return ok({"authorize_url": url}, "Continue at the identity provider")
+
+    @api_doc(summary="Unlink an identity (409 if it is the last way to sign in)", responses={200: None},
+             errors=(401, 403, 404, 409))  # fmt: skip
+    def delete(self, request: Request, key: str) -> Response:
+        if not key.isdigit() or len(key) > 18:
+            raise NotFound("Identity not found")
+        oidc.unlink(request.user, int(key))
+        return ok(None, "Identity unlinked")

@@ -55,9 +55,9 @@ def check_allowed(account: AbstractAccount) -> None:
         raise EmailNotVerified()
 
 
-def record_login(account: AbstractAccount, *, method: str = "password") -> None:
+def record_login(account: AbstractAccount, *, method: str = "password", **details: Any) -> None:
     """A successful login: the failure count resets and last_login_at moves."""
-    audit.record("login.succeeded", account=account, method=method)
+    audit.record("login.succeeded", account=account, method=method, **details)
     now = timezone.now()
     type(account).objects.filter(pk=account.pk).update(failed_login_attempts=0, locked_until=None, last_login_at=now)
     account.failed_login_attempts, account.locked_until, account.last_login_at = 0, None, now

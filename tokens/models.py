@@ -174,6 +174,40 @@ class Passkey(Owned):
         return self.name
 
 
+class Identity(Owned):
+    """An account at an identity provider (tokens.oidc): the provider's slug and its `sub`.
+
+    One `sub` of a provider belongs to at most one account of each realm."""
+
+    provider = models.CharField(max_length=64)
+    subject = models.CharField(max_length=255)
+    email = models.CharField(max_length=254, blank=True, default="", help_text="As the provider gave it.")
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(Owned.Meta):
+        verbose_name = "identity"
+        verbose_name_plural = "identities"
+        constraints = [
+            *Owned.Meta.constraints,
+            models.UniqueConstraint(
+                fields=["provider", "subject"], condition=Q(user__isnull=False), name="identity_one_user"
+            ),
+            models.UniqueConstraint(
+                fields=["provider", "subject"], condition=Q(admin__isnull=False), name="identity_one_admin"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider}: {self.email or self.subject}"
+
+
+def ways_in(account: AbstractAccount) -> int:
+    """How many ways the account has to sign in: a usable password, each passkey, each identity."""
+    mine = {realm_of(account).name: account}
+    password = 1 if account.has_usable_password() else 0
+    return password + Passkey.objects.filter(**mine).count() + Identity.objects.filter(**mine).count()
+
+
 class TotpDevice(Owned):
     """An account's TOTP authenticator. The secret itself is never stored: it is derived from
     SECRET_KEY and `seed` (tokens.mfa), so a database dump alone yields no working codes."""

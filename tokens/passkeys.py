@@ -43,7 +43,7 @@ from common.exceptions import Conflict, InvalidCredentials, NotFound, Validation
 from common.realms import Realm, realm_of
 from tokens import sessions
 from tokens.login import check_allowed, record_login
-from tokens.models import Passkey, owner_kwargs
+from tokens.models import Passkey, owner_kwargs, ways_in
 
 CHALLENGE_SECONDS = 300
 ALGORITHMS = [
@@ -191,7 +191,7 @@ def rename(account: AbstractAccount, passkey_id: int, name: str) -> Passkey:
 def remove(account: AbstractAccount, passkey_id: int) -> None:
     """Remove a passkey, unless it is the account's last way to sign in (409)."""
     passkey = get(account, passkey_id)
-    if not account.has_usable_password() and of_account(account).count() == 1:
+    if ways_in(account) <= 1:
         raise Conflict("This is the last way to sign in to the account", details={"passkey": ["Last way in."]})
     delete(passkey)
 

@@ -48,10 +48,29 @@ def build_urlpatterns(
             name=f"{name}-passkey-login-options",
         ),
         api_path(f"{auth_prefix}/passkey/login", apis.PasskeyLoginApi.as_view(**public), name=f"{name}-passkey-login"),
+        *oidc_urlpatterns(auth_prefix, me_prefix, name, auth, public),
         api_path(
             f"{me_prefix}/sessions/{id_param('session_id')}",
             apis.SessionDetailApi.as_view(**auth),
             name=f"{name}-session",
+        ),
+    ]
+
+
+def oidc_urlpatterns(auth_prefix: str, me_prefix: str, name: str, auth: dict, public: dict) -> list[URLPattern]:
+    """Identity providers (docs/api.md §20): sign-in flows and the account's linked identities."""
+    oidc, slug = f"{auth_prefix}/oidc", "(?P<provider>[A-Za-z0-9_-]{1,64})"
+    return [
+        api_path(f"{oidc}/providers", apis.OidcProvidersApi.as_view(**public), name=f"{name}-oidc-providers"),
+        api_path(f"{oidc}/exchange", apis.OidcExchangeApi.as_view(**public), name=f"{name}-oidc-exchange"),
+        api_path(f"{oidc}/{slug}/authorize", apis.OidcAuthorizeApi.as_view(**public), name=f"{name}-oidc-authorize"),
+        api_path(f"{oidc}/{slug}/callback", apis.OidcCallbackApi.as_view(**public), name=f"{name}-oidc-callback"),
+        api_path(f"{oidc}/{slug}/token", apis.OidcTokenApi.as_view(**public), name=f"{name}-oidc-token"),
+        api_path(f"{me_prefix}/identities", apis.IdentityListApi.as_view(**auth), name=f"{name}-identities"),
+        api_path(
+            f"{me_prefix}/identities/(?P<key>[A-Za-z0-9_-]{{1,64}})",
+            apis.IdentityApi.as_view(**auth),
+            name=f"{name}-identity",
         ),
     ]
 
