@@ -11,7 +11,7 @@ from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.contrib.auth.views import PasswordChangeView
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.urls import path, reverse
+from django.urls import path, re_path, reverse, reverse_lazy
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_POST
 
@@ -19,8 +19,10 @@ from admins.forms import AdminLoginForm, SitePasswordChangeForm
 from common.envelope import success_body
 from common.exceptions import DomainError, Forbidden, json_error_response
 from common.realms import ADMIN
-from tokens import browser
-from tokens.browser_views import read_json, safe_next
+from tokens import browser, browser_oidc, oidc
+from tokens.browser import safe_next
+from tokens.browser_oidc import OidcPages
+from tokens.browser_views import read_json
 
 
 class AccountsAdminSite(admin.AdminSite):
@@ -37,7 +39,13 @@ class AccountsAdminSite(admin.AdminSite):
         return super().index(request, {**(extra_context or {}), "dashboard": dashboard.context()})
 
     def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
-        """A spent per-IP login budget shows its form error and answers 429 with Retry-After."""
+        """A spent per-IP login budget shows its form error and answers 429 with Retry-After.
+        The page also offers the identity providers of the admin realm."""
+        extra_context = {
+            **(extra_context or {}),
+            "providers": oidc.providers(ADMIN),
+            "oidc_error": browser_oidc.message_for(request.GET.get("oidc_error")),
+        }
         response = super().login(request, extra_context)
         if request.method == "POST" and request.user.is_authenticated and response.status_code == 302:
             browser.start(request, request.user)
@@ -50,23 +58,38 @@ class AccountsAdminSite(admin.AdminSite):
 
     def get_urls(self):
         view = require_POST(csrf_protect(self.passkey_login))
-        return [path("passkey/", view, name="passkey_login"), *super().get_urls()]
+        oidc_start, oidc_complete = self.oidc_pages().views()
+        return [
+            path("passkey/", view, name="passkey_login"),
+            re_path(r"^oidc/(?P<provider>[a-z][a-z0-9_-]{0,63})/$", oidc_start, name="oidc_start"),
+            path("oidc/", oidc_complete, name="oidc_complete"),
+            *super().get_urls(),
+        ]
+
+    def oidc_pages(self) -> OidcPages:
+        """ "Sign in with <provider>" on the login page, ending as the passkey sign-in does."""
+        return OidcPages(
+            realm=ADMIN, complete_url=f"{self.name}:oidc_complete", login_url=reverse_lazy(f"{self.name}:login"),
+            default_next=reverse_lazy(f"{self.name}:index"), before_start=self.staff_only,
+        )  # fmt: skip
 
     def passkey_login(self, request: HttpRequest) -> HttpResponse:
         """The login page's "Sign in with a passkey": staff only, as the password form."""
-
-        def staff_only(account) -> None:
-            if not (account.is_active and account.is_staff):
-                raise Forbidden("This account may not use the admin site")
-            auth_login(request, account, backend="admins.backends.AdminSiteBackend")
-
         try:
             body = read_json(request)
-            browser.sign_in_with_passkey(request, ADMIN, body.get("credential"), before_start=staff_only)
+            browser.sign_in_with_passkey(request, ADMIN, body.get("credential"),
+                                         before_start=lambda account: self.staff_only(request, account))  # fmt: skip
         except DomainError as exc:
             return json_error_response(exc, getattr(request, "request_id", None))
         target = safe_next(request, body.get("next"), default=reverse("admin:index", current_app=self.name))
         return JsonResponse(success_body({"next": target}, "Signed in"))
+
+    @staticmethod
+    def staff_only(request: HttpRequest, account) -> None:
+        """A sign-in without the password form (a passkey, a provider): staff only, and the site signs in too."""
+        if not (account.is_active and account.is_staff):
+            raise Forbidden("This account may not use the admin site")
+        auth_login(request, account, backend="admins.backends.AdminSiteBackend")
 
     def logout(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         browser.end(request, ADMIN)

@@ -237,8 +237,8 @@ except ValueError:
 if not isinstance(OIDC_PROVIDERS, dict):
     _fail("OIDC_PROVIDERS must be a JSON object of providers keyed by slug.")
 for _slug, _entry in OIDC_PROVIDERS.items():
-    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", _slug):
-        _fail(f"OIDC_PROVIDERS: {_slug!r} is not a slug (a-z, 0-9, - and _).")
+    if not re.fullmatch(r"[a-z][a-z0-9_-]{0,63}", _slug):
+        _fail(f"OIDC_PROVIDERS: {_slug!r} is not a slug (a-z first, then a-z, 0-9, - and _).")
     if not isinstance(_entry, dict) or not str(_entry.get("issuer", "")).startswith(("https://", "http://")):
         _fail(f"OIDC_PROVIDERS[{_slug!r}] needs an http(s) issuer.")
     if not _entry.get("client_id") or not set(_entry.get("realms") or ["user"]) <= {"user", "admin"}:

@@ -13,7 +13,7 @@ from accounts import lockout
 from common import ratelimit
 from common.apis import PublicApi, RealmApi
 from common.envelope import ok
-from common.exceptions import Conflict, NotFound
+from common.exceptions import Conflict
 from common.pagination import paginate
 from common.permissions import LOGIN_SESSION, LOGIN_SESSION_BEFORE_MFA
 from common.schema import PAGE_PARAMETERS, api_doc, error_envelope
@@ -524,8 +524,8 @@ class IdentityListApi(RealmApi):
         return ok([IdentitySerializer.represent(i) for i in oidc.of_account(request.user)], "Identities retrieved")
 
 
-class IdentityApi(RealmApi):
-    name = "Identity"
+class IdentityLinkApi(RealmApi):
+    name = "Link an identity provider"
     form_serializers = {"POST": RedirectUriSerializer}
     permission_classes = LOGIN_SESSION
 
@@ -535,15 +535,18 @@ class IdentityApi(RealmApi):
         responses={200: AuthorizeUrlSerializer},
         errors=(400, 401, 403, 404, 415, 503),
     )
-    def post(self, request: Request, key: str) -> Response:
+    def post(self, request: Request, provider: str) -> Response:
         data = self.validated(RedirectUriSerializer)
-        url = oidc.authorize(request, self.realm, key, data["redirect_uri"], link=request.user)
+        url = oidc.authorize(request, self.realm, provider, data["redirect_uri"], link=request.user)
         return ok({"authorize_url": url}, "Continue at the identity provider")
+
+
+class IdentityDetailApi(RealmApi):
+    name = "Identity"
+    permission_classes = LOGIN_SESSION
 
     @api_doc(summary="Unlink an identity (409 if it is the last way to sign in)", responses={200: None},
              errors=(401, 403, 404, 409))  # fmt: skip
-    def delete(self, request: Request, key: str) -> Response:
-        if not key.isdigit() or len(key) > 18:
-            raise NotFound("Identity not found")
-        oidc.unlink(request.user, int(key))
+    def delete(self, request: Request, identity_id: str) -> Response:
+        oidc.unlink(request.user, int(identity_id))
         return ok(None, "Identity unlinked")

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from accounts.models import AbstractAccount
 from common import ratelimit
@@ -69,3 +70,13 @@ def sign_in_with_passkey(
             before_start(account)
         start(request, account, method="passkey")
     return account
+
+
+DEFAULT_NEXT = "/users/me"  # where a browser goes after signing in to the browsable API
+
+
+def safe_next(request: HttpRequest, target: str | None, default: str = DEFAULT_NEXT) -> str:
+    """Where to go after signing in: a path of this site, never another site."""
+    target = target if isinstance(target, str) and target else default
+    safe = url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure())
+    return target if safe else default

@@ -4,7 +4,6 @@ import json
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
@@ -13,21 +12,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 from common.envelope import success_body
 from common.exceptions import DomainError, ValidationFailed, json_error_response
 from common.realms import USER
-from tokens import browser
+from tokens import browser, browser_oidc, oidc
+from tokens.browser import safe_next
 from tokens.forms import BrowserLoginForm
-
-DEFAULT_NEXT = "/users/me"
 
 
 def _next(request: HttpRequest) -> str:
     return safe_next(request, request.POST.get("next") or request.GET.get("next"))
-
-
-def safe_next(request: HttpRequest, target: str | None, default: str = DEFAULT_NEXT) -> str:
-    """Where to go after signing in: a path of this site, never another site."""
-    target = target if isinstance(target, str) and target else default
-    safe = url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure())
-    return target if safe else default
 
 
 @sensitive_post_parameters("password", "code")
@@ -39,7 +30,13 @@ def login(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         browser.start(request, form.account)
         return HttpResponseRedirect(_next(request))
-    response = render(request, "tokens/browser_login.html", {"form": form, "next": _next(request)})
+    context = {
+        "form": form,
+        "next": _next(request),
+        "providers": oidc.providers(USER),
+        "oidc_error": browser_oidc.message_for(request.GET.get("oidc_error")),
+    }
+    response = render(request, "tokens/browser_login.html", context)
     if form.rate_limited is not None:
         response.status_code = 429
         response["Retry-After"] = str(max(1, int(form.rate_limited.retry_after or 1)))

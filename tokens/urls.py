@@ -4,9 +4,15 @@ access tokens, sessions), and the browsable API's login pages. config/urls.py mo
 from django.urls import URLPattern, re_path
 from rest_framework.authentication import BaseAuthentication
 
-from common.realms import Realm
+from common.realms import USER, Realm
 from common.urls import api_path, id_param
 from tokens import apis, browser_views, views
+from tokens.browser import DEFAULT_NEXT
+from tokens.browser_oidc import OidcPages
+
+oidc_start, oidc_complete = OidcPages(
+    realm=USER, complete_url="api-oidc-complete", login_url="/api-auth/login/", default_next=DEFAULT_NEXT
+).views()
 
 
 def build_urlpatterns(
@@ -59,7 +65,7 @@ def build_urlpatterns(
 
 def oidc_urlpatterns(auth_prefix: str, me_prefix: str, name: str, auth: dict, public: dict) -> list[URLPattern]:
     """Identity providers (docs/api.md §20): sign-in flows and the account's linked identities."""
-    oidc, slug = f"{auth_prefix}/oidc", "(?P<provider>[A-Za-z0-9_-]{1,64})"
+    oidc, slug = f"{auth_prefix}/oidc", "(?P<provider>[a-z][a-z0-9_-]{0,63})"  # as config/settings.py checks
     return [
         api_path(f"{oidc}/providers", apis.OidcProvidersApi.as_view(**public), name=f"{name}-oidc-providers"),
         api_path(f"{oidc}/exchange", apis.OidcExchangeApi.as_view(**public), name=f"{name}-oidc-exchange"),
@@ -68,10 +74,11 @@ def oidc_urlpatterns(auth_prefix: str, me_prefix: str, name: str, auth: dict, pu
         api_path(f"{oidc}/{slug}/token", apis.OidcTokenApi.as_view(**public), name=f"{name}-oidc-token"),
         api_path(f"{me_prefix}/identities", apis.IdentityListApi.as_view(**auth), name=f"{name}-identities"),
         api_path(
-            f"{me_prefix}/identities/(?P<key>[A-Za-z0-9_-]{{1,64}})",
-            apis.IdentityApi.as_view(**auth),
+            f"{me_prefix}/identities/{id_param('identity_id')}",
+            apis.IdentityDetailApi.as_view(**auth),
             name=f"{name}-identity",
         ),
+        api_path(f"{me_prefix}/identities/{slug}", apis.IdentityLinkApi.as_view(**auth), name=f"{name}-identity-link"),
     ]
 
 
@@ -81,6 +88,8 @@ def browser_urlpatterns() -> list[URLPattern]:
         re_path(r"^api-auth/login/?$", browser_views.login, name="api-login"),
         re_path(r"^api-auth/logout/?$", browser_views.logout, name="api-logout"),
         re_path(r"^api-auth/passkey/?$", browser_views.passkey_login, name="api-passkey-login"),
+        re_path(r"^api-auth/oidc/(?P<provider>[a-z][a-z0-9_-]{0,63})/?$", oidc_start, name="api-oidc-start"),
+        re_path(r"^api-auth/oidc/?$", oidc_complete, name="api-oidc-complete"),
     ]
 
 

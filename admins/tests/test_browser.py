@@ -307,3 +307,38 @@ def test_an_admin_signs_into_the_admin_site_with_a_passkey(browser, passkey_serv
     assert page.locator("#user-tools").inner_text().upper().startswith("WELCOME")
     page.screenshot(path=str(ARTIFACTS / "admin-site-passkey.png"), full_page=True)
     context.close()
+
+
+def test_a_person_clicks_an_identity_provider_and_lands_signed_in(browser, tmp_path):
+    """The browsable API's login page, a real OpenID provider's login form, and back signed in;
+    then the admin site's login page does the same for an operator."""
+    import json
+
+    from tokens.tests.oidc_server import free_port, running_provider
+
+    port = free_port()
+    web = {"client_id": "browser-app", "client_secret": "browser-app-secret-0123456789"}
+    callbacks = [f"http://127.0.0.1:{port}{p}/oidc/idp/callback" for p in ("/auth", "/admin/auth")]
+    with running_provider(tmp_path, [{**web, "redirect_uris": callbacks}]) as idp:
+        idp.person("walker", email="walker@idp.example", email_verified=True, name="Wanda Walker")
+        AdminFactory(username="chief", email="chief@example.com", email_verified=True)
+        idp.person("chief", email="chief@example.com", email_verified=True)
+        providers = {"idp": {**web, "issuer": idp.issuer, "name": "Company IdP", "realms": ["user", "admin"]}}
+        with gunicorn(workers=2, port=port, OIDC_PROVIDERS=json.dumps(providers)) as server:
+            for start, login, landing in (("/api-auth/login/", "walker", "/users/me"),
+                                          ("/django-admin/login/", "chief", "/django-admin/")):  # fmt: skip
+                page = browser.new_page()
+                page.goto(f"{server}{start}")
+                page.click("text=Sign in with Company IdP")
+                page.wait_for_selector("input[name=login]")  # the provider's own login form
+                page.fill("input[name=login]", login)
+                page.fill("input[name=password]", "anything")
+                page.click("button[type=submit]")
+                page.wait_for_url(f"{server}{landing}")
+                page.screenshot(path=str(ARTIFACTS / f"oidc-{login}.png"), full_page=True)
+                if login == "walker":
+                    assert '"username": "walker"' in page.inner_text("body")
+                else:
+                    assert page.locator("#user-tools").inner_text().upper().startswith("WELCOME")
+                page.close()
+    assert User.objects.get(username="walker").email == "walker@idp.example"

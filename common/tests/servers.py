@@ -32,9 +32,12 @@ def database_url() -> str:
 
 
 @contextmanager
-def run_gunicorn(*, workers: int, settings_module: str, wsgi: str = "config.wsgi", **env: str) -> Iterator[str]:
-    """Run `gunicorn config.wsgi` (or `wsgi`) on a free port sharing this process's database; yield its URL."""
-    port = free_port()
+def run_gunicorn(
+    *, workers: int, settings_module: str, wsgi: str = "config.wsgi", port: int | None = None, **env: str
+) -> Iterator[str]:
+    """Run `gunicorn config.wsgi` (or `wsgi`) on `port` (else a free one) sharing this process's
+    database; yield its URL."""
+    port = port or free_port()
     child_env = {
         **os.environ,
         "DATABASE_URL": database_url(),

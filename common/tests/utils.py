@@ -44,9 +44,9 @@ def assert_ok(response: Any, status: int = 200) -> Any:
 
 
 @contextmanager
-def gunicorn(workers: int = 1, **env: str) -> Iterator[str]:
+def gunicorn(workers: int = 1, port: int | None = None, **env: str) -> Iterator[str]:
     """A real `gunicorn config.wsgi` on the test database, with the test settings (fast hasher)."""
-    with run_gunicorn(workers=workers, settings_module="config.tests.settings", **env) as url:
+    with run_gunicorn(workers=workers, settings_module="config.tests.settings", port=port, **env) as url:
         yield url
 
 
