@@ -243,6 +243,8 @@ for _slug, _entry in OIDC_PROVIDERS.items():
         _fail(f"OIDC_PROVIDERS[{_slug!r}] needs an http(s) issuer.")
     if not _entry.get("client_id") or not set(_entry.get("realms") or ["user"]) <= {"user", "admin"}:
         _fail(f"OIDC_PROVIDERS[{_slug!r}] needs a client_id, and realms among user and admin.")
+    if _entry.get("response_mode", "query") not in ("query", "form_post"):
+        _fail(f"OIDC_PROVIDERS[{_slug!r}].response_mode must be query or form_post.")
 # Where a flow may send the browser back to; empty: the origin of FRONTEND_URL.
 OIDC_REDIRECT_ORIGINS = [o.rstrip("/") for o in env.list("OIDC_REDIRECT_ORIGINS", default=[]) if o]
 OIDC_TIMEOUT = env.float("OIDC_TIMEOUT", default=5)  # seconds for each call to a provider (discovery, keys, code)

@@ -476,6 +476,17 @@ class OidcCallbackApi(PublicApi):
         params.is_valid(raise_exception=True)
         return redirect(oidc.callback(request, self.realm, provider, params.validated_data))
 
+    @extend_schema(
+        summary="The provider posts the browser here (response_mode form_post, as Apple does): as the GET",
+        request={"application/x-www-form-urlencoded": OidcCallbackSerializer},
+        responses={**REDIRECT, **{s: OpenApiResponse(error_envelope()) for s in (400, 404, 415)}},
+        auth=[], tags=["auth"],
+    )  # fmt: skip
+    def post(self, request: Request, provider: str) -> HttpResponseRedirect:
+        params = OidcCallbackSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        return redirect(oidc.callback(request, self.realm, provider, params.validated_data))
+
 
 class OidcExchangeApi(PublicApi):
     name = "Sign in with an identity provider: exchange the code"

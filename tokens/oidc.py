@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -25,6 +26,8 @@ from authlib.integrations.requests_client import OAuthError as RequestsOAuthErro
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.urls import reverse
@@ -71,6 +74,7 @@ class Provider:
     realms: tuple[str, ...]
     scopes: str
     audiences: tuple[str, ...]
+    response_mode: str  # "query" (the default), or "form_post" (Apple, when it shares name and email)
 
 
 def configured() -> dict[str, Provider]:
@@ -86,6 +90,7 @@ def configured() -> dict[str, Provider]:
             realms=tuple(entry.get("realms") or ["user"]),
             scopes=str(entry.get("scopes") or "openid email profile"),
             audiences=tuple(str(a) for a in entry.get("audiences") or ()),
+            response_mode=str(entry.get("response_mode") or "query"),
         )
     return found
 
@@ -240,8 +245,9 @@ def authorize(
     facts = {"realm": realm.name, "provider": p.slug, "redirect_uri": redirect_uri, "callback": callback,
              "nonce": nonce, "verifier": verifier, "link": link.pk if link is not None else None}  # fmt: skip
     cache.set(f"oidc-state:{state}", facts, STATE_SECONDS)
+    extra = {"response_mode": p.response_mode} if p.response_mode != "query" else {}
     url, _ = _client(p, callback).create_authorization_url(
-        document["authorization_endpoint"], state=state, nonce=nonce, code_verifier=verifier
+        document["authorization_endpoint"], state=state, nonce=nonce, code_verifier=verifier, **extra
     )
     return url
 
@@ -274,7 +280,7 @@ def callback(request: HttpRequest, realm: Realm, slug: str, params: dict[str, st
         if params.get("error") or not params.get("code"):
             raise InvalidCredentials("The identity provider did not sign you in")
         ratelimit.consume(request, "login", realm)
-        claims = _redeem_code(p, params["code"], facts)
+        claims = _refused_is_recorded(realm, p, _redeem_code, p, params["code"], facts)
         if facts["link"] is not None:
             account = realm.model.objects.alive().filter(pk=facts["link"]).first()
             if account is None:
@@ -331,12 +337,26 @@ def verify_native(p: Provider, id_token: str, nonce: str | None) -> dict[str, An
     return claims
 
 
+def _refused_is_recorded(realm: Realm, p: Provider, verify: Callable[..., dict[str, Any]], *args: Any) -> dict:
+    """`verify(*args)`; a refused code or ID token is a failed login in the audit trail (and metrics)."""
+    try:
+        return verify(*args)
+    except InvalidCredentials:
+        audit.record("login.failed", realm=realm, reason="invalid_id_token", method="oidc", provider=p.slug)
+        raise
+
+
 # --- Which account --------------------------------------------------------------------------------------
 
 
 def _email_of(claims: dict[str, Any]) -> tuple[str, bool]:
+    """The provider's address (lower-cased; empty unless it is a valid address), and whether it vouches for it."""
     email = claims.get("email")
     email = email.strip().lower() if isinstance(email, str) else ""
+    try:
+        validate_email(email)
+    except ValidationError:
+        email = ""
     verified = claims.get("email_verified") in (True, "true")  # some providers send a string
     return email, verified
 
@@ -355,7 +375,7 @@ def resolve(
         if account.is_deleted:
             raise AccountExists("This identity belongs to a deleted account")
     else:
-        account = realm.model.objects.filter(email__iexact=email).first() if email else None
+        account = realm.model.objects.by_email(email).first() if email else None
         if account is not None and (account.is_deleted or not (verified and account.email_verified)):
             raise AccountExists()
         if account is None and realm is ADMIN:
@@ -395,7 +415,7 @@ def _free_username(realm: Realm, wanted: str) -> str:
     base = USERNAME_CHARS.sub("", wanted)[:140] or "user"
     base = base if len(base) >= 3 else f"{base}user"
     candidate = base
-    while realm.model.objects.filter(username__iexact=candidate).exists():
+    while realm.model.objects.by_username(candidate).exists():
         candidate = f"{base}{secrets.randbelow(1_000_000)}"
     return candidate
 
@@ -453,11 +473,7 @@ def exchange(request: HttpRequest, realm: Realm, code: str) -> dict[str, Any]:
 
 def native_sign_in(request: HttpRequest, realm: Realm, slug: str, id_token: str, nonce: str | None) -> dict:
     p = provider(realm, slug)
-    try:
-        claims = verify_native(p, id_token, nonce)
-    except InvalidCredentials:
-        audit.record("login.failed", realm=realm, reason="invalid_id_token", method="oidc", provider=p.slug)
-        raise
+    claims = _refused_is_recorded(realm, p, verify_native, p, id_token, nonce)
     account, _ = resolve(request, realm, p, claims)
     return sign_in(request, account, p)
 

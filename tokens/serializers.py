@@ -187,9 +187,9 @@ class RedirectUriSerializer(serializers.Serializer):
 
 
 class OidcCallbackSerializer(serializers.Serializer):
-    state = serializers.CharField(max_length=200, required=False, default="")
-    code = serializers.CharField(max_length=4096, required=False, default="")
-    error = serializers.CharField(max_length=200, required=False, default="")
+    state = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    code = serializers.CharField(max_length=4096, required=False, allow_blank=True, default="")
+    error = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
 class OidcExchangeSerializer(serializers.Serializer):

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import jwt
 import pytest
@@ -76,6 +76,9 @@ class OidcProvider:
                 continue
             form = re.search(r'<form[^>]*action="([^"]+)"', response.text)
             assert form, response.text[:500]
+            if not urljoin(url, form.group(1)).startswith(self.issuer):  # response_mode=form_post
+                fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', response.text))
+                return f"{urljoin(url, form.group(1))}?{urlencode(fields)}"
             data = {"prompt": "login", "login": login, "password": "any"}
             if 'name="prompt" value="consent"' in response.text:
                 data = {"prompt": "consent"}

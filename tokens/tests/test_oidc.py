@@ -308,6 +308,19 @@ class TestRedirectFlow:
         back = urlsplit(idp.log_in(location, "noncey"))
         assert api_client.get(back.path, dict(parse_qsl(back.query)))["Location"] == f"{DONE}?error=INVALID_CREDENTIALS"
         assert not User.objects.exists()
+        failed = AuditEvent.objects.get(event="login.failed")
+        assert failed.details == {"reason": "invalid_id_token", "method": "oidc", "provider": "test"}
+
+    def test_response_mode_form_post_as_apple_uses(self, api_client, user_case, idp, settings):
+        settings.OIDC_PROVIDERS["test"]["response_mode"] = "form_post"
+        person(idp, "poster")
+        location = provider_redirect(api_client, user_case)["Location"]
+        assert parse_qs(urlsplit(location).query)["response_mode"] == ["form_post"]
+        back = urlsplit(idp.log_in(location, "poster"))  # the provider's self-submitting form, read
+        response = api_client.post(back.path, dict(parse_qsl(back.query)))  # as a browser posts it
+        assert response.status_code == 302
+        code = parse_qs(urlsplit(response["Location"]).query)["code"][0]
+        assert_ok(exchange(api_client, user_case, code))
 
     def test_the_frontend_query_is_kept(self, api_client, user_case, idp):
         person(idp, "keeper")
