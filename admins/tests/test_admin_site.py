@@ -451,3 +451,26 @@ def test_the_users_page_shows_passkeys_and_removes_one(site):
     assert response.status_code == 302, response.context["adminform"].form.errors
     assert list(Passkey.objects.values_list("pk", flat=True)) == [kept.pk]
     assert AuditEvent.objects.filter(event="passkey.removed", account_id=user.pk).exists()
+
+
+def test_the_users_page_shows_identities_and_unlinks_one(site):
+    from common.models import AuditEvent
+    from tokens.models import Identity
+
+    user = UserFactory()
+    kept = Identity.objects.create(user=user, provider="google", subject="g-123", email="kept@gmail.example")
+    lost = Identity.objects.create(user=user, provider="okta", subject="o-456", email="gone@corp.example")
+    url = f"/django-admin/accounts/user/{user.pk}/change/"
+    page = site.get(url).content.decode()
+    assert "Identity providers (tick delete to unlink one)" in page
+    assert "g-123" in page and "kept@gmail.example" in page and "o-456" in page
+    ids = dict(re.findall(r'name="([^"]+-\d+-id)"[^>]*value="(\d+)"', page))
+    lost_field = next(name for name, value in ids.items() if name.startswith("-4-") and value == str(lost.pk))
+    form = {"username": user.username, "name": user.name, "email": user.email, "phone": "", "is_active": "on"}
+    form[lost_field.replace("-id", "-DELETE")] = "on"
+    form.update(ids)
+    response = site.post(url, change_form(site, url, form))
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert list(Identity.objects.values_list("pk", flat=True)) == [kept.pk]
+    event = AuditEvent.objects.get(event="identity.unlinked", account_id=user.pk)
+    assert event.details == {"provider": "okta", "identity_id": lost.pk}
