@@ -17,6 +17,7 @@ from django.conf import settings
 
 from accounts.models import User
 from common.models import AuditEvent
+from common.realms import ADMIN
 from common.tests.utils import assert_error, assert_ok, bearer
 from tokens.models import Identity, LoginSession
 from tokens.tests.oidc_server import OidcProvider, running_provider
@@ -339,11 +340,9 @@ class TestAdminRealm:
         assert Identity.objects.get().admin_id == admin.pk
 
     def test_the_admin_realm_never_creates_accounts(self, api_client, admin_case, idp):
-        from admins.models import Admin
-
         person(idp, "stranger")
         assert to_frontend(api_client, admin_case, idp, "stranger") == {"error": "INVALID_CREDENTIALS"}
-        assert not Admin.objects.filter(email="stranger@idp.example").exists() and not User.objects.exists()
+        assert not ADMIN.model.objects.filter(email="stranger@idp.example").exists() and not User.objects.exists()
 
     def test_the_same_person_may_be_a_user_and_an_admin(self, api_client, user_case, admin_case, idp):
         admin_case.make(email="both@example.com", email_verified=True)
