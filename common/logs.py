@@ -53,6 +53,20 @@ class AccessLogMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
+        self.series: dict[tuple, tuple] = {}  # bounded: routes, 8 method labels, statuses
+
+    def _series(self, route: str, method: str | None, status: int) -> tuple:
+        """The request counter and latency histogram of this route, method and status (looked up once)."""
+        label = metrics.method_label(method)  # never the client's own method: the dict stays bounded
+        key = (route, label, status)
+        found = self.series.get(key)
+        if found is None:
+            found = (
+                metrics.REQUESTS.labels(route=route, method=label, status=str(status)),
+                metrics.LATENCY.labels(route=route, method=label),
+            )
+            self.series[key] = found
+        return found
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
@@ -60,9 +74,9 @@ class AccessLogMiddleware:
         duration = time.perf_counter() - started
         match = getattr(request, "resolver_match", None)
         route = match.route if match is not None else "unmatched"
-        method = metrics.method_label(request.method)
-        metrics.REQUESTS.labels(route=route, method=method, status=str(response.status_code)).inc()
-        metrics.LATENCY.labels(route=route, method=method).observe(duration)
+        counter, latency = self._series(route, request.method, response.status_code)
+        counter.inc()
+        latency.observe(duration)
         if not logger.isEnabledFor(logging.INFO):  # no line to write: build none
             return response
         realm, account_id = _account(request)

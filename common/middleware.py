@@ -56,12 +56,11 @@ class RequestIdMiddleware:
     def _check_body(request: HttpRequest) -> HttpResponse | None:
         """Refuse an oversized body before reading it; read a chunked body (no Content-Length) up to the limit."""
         limit = body_limit()
-        too_large = json_error_response(PayloadTooLarge("Request body is too large"), request.request_id)
         chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
         if chunked and not request.META.get("CONTENT_LENGTH") and "wsgi.input" in request.META:
             data = request.META["wsgi.input"].read(limit + 1)
             if len(data) > limit:
-                return too_large
+                return _too_large(request)
             request.META["CONTENT_LENGTH"] = str(len(data))
             request._stream = LimitedStream(io.BytesIO(data), len(data))
             return None
@@ -69,7 +68,7 @@ class RequestIdMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return None
-        return too_large if length > limit else None
+        return _too_large(request) if length > limit else None
 
     @staticmethod
     def _as_envelope(request: HttpRequest, response: HttpResponse) -> HttpResponse:
@@ -87,6 +86,10 @@ class RequestIdMiddleware:
         if response.has_header("Retry-After"):
             error.retry_after = int(response["Retry-After"])
         return json_error_response(error, request.request_id)
+
+
+def _too_large(request: HttpRequest) -> HttpResponse:
+    return json_error_response(PayloadTooLarge("Request body is too large"), request.request_id)
 
 
 # Pages of the service: the browsable API and the admin site keep small inline scripts (DRF's

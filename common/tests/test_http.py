@@ -4,6 +4,7 @@ import http.client
 import json
 
 import pytest
+from django.http import HttpResponse
 
 from common.tests.factories import PASSWORD, UserFactory
 from common.tests.utils import gunicorn
@@ -76,3 +77,44 @@ def test_cors_answers_configured_origins_only_and_costs_nothing_when_off():
         assert preflight(url)["access-control-allow-origin"] == "https://app.example.com"
     with gunicorn() as url:
         assert "access-control-allow-origin" not in {k.lower() for k in preflight(url)}
+
+
+class TestBrowserOnlyMiddleware:
+    """Sessions, Django's authentication and messages serve browsers; an API client's bearer
+    request without cookies skips them, a request with a cookie does not."""
+
+    def run(self, **meta):
+        from django.test import RequestFactory
+
+        from common.browser_middleware import AuthenticationMiddleware, MessageMiddleware, SessionMiddleware
+
+        request = RequestFactory().get("/users/me", **meta)
+        seen = {}
+
+        def view(req):
+            seen.update(session=hasattr(req, "session"), user=hasattr(req, "user"), messages=hasattr(req, "_messages"))
+            return HttpResponse("ok")
+
+        SessionMiddleware(AuthenticationMiddleware(MessageMiddleware(view)))(request)
+        return seen
+
+    def test_a_bearer_request_without_cookies_skips_them(self):
+        assert self.run(HTTP_AUTHORIZATION="Bearer abc") == {"session": False, "user": False, "messages": False}
+
+    def test_browsers_and_other_requests_keep_them(self):
+        everything = {"session": True, "user": True, "messages": True}
+        assert self.run() == everything
+        assert self.run(HTTP_AUTHORIZATION="Bearer abc", HTTP_COOKIE="sessionid=x") == everything
+        assert self.run(HTTP_AUTHORIZATION="Basic abc") == everything
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("accept", ["", "*/*", "application/json", "application/json; indent=2", "text/html"])
+def test_what_api_clients_accept_is_answered_as_the_negotiation_would(api_client, user_token, accept):
+    from common.tests.utils import bearer
+
+    headers = {"HTTP_ACCEPT": accept} if accept else {}
+    response = api_client.get("/users/me", **headers, **bearer(user_token))
+    assert response.status_code == 200
+    expected = "text/html" if accept == "text/html" else "application/json"
+    assert response["Content-Type"].startswith(expected)
