@@ -101,12 +101,12 @@ class TestRotation:
         call_command("signing_keys", "list", stdout=listing)
         assert f"{new_kid}  ES256" in listing.getvalue() and "signing" in listing.getvalue()
 
-        call_command("signing_keys", "retire", old_kid, stdout=StringIO())
+        call_command("signing_keys", "retire", "--", old_kid, stdout=StringIO())  # a kid may begin with -
         assert_error(api_client.get("/users/me", **bearer(old)), 401, "INVALID_TOKEN")
         assert_ok(api_client.get("/users/me", **bearer(new)))
         assert [k["kid"] for k in jwks(api_client)["keys"]] == [new_kid]
         with pytest.raises(CommandError, match="No usable signing key"):
-            call_command("signing_keys", "retire", old_kid)
+            call_command("signing_keys", "retire", "--", old_kid)
 
     def test_there_is_nothing_to_rotate_on_hs256(self):
         with pytest.raises(CommandError, match="nothing to rotate"):
@@ -300,7 +300,7 @@ def test_two_servers_follow_a_rotation_and_a_retirement_and_resource_servers_use
         assert jwt.decode(new, resource_server.get_signing_key_from_jwt(new).key, algorithms=["ES256"],
                           options={"verify_iss": False})["sub"] == str(user.pk)  # fmt: skip
 
-        call_command("signing_keys", "retire", old_kid, stdout=StringIO())
+        call_command("signing_keys", "retire", "--", old_kid, stdout=StringIO())  # a kid may begin with -
         assert eventually(lambda: status(first, old) == 401 and status(second, old) == 401)
         assert status(first, new) == 200 and status(second, new) == 200
         keys = {k.key_id for k in jwt.PyJWKClient(f"{first}/.well-known/jwks.json").get_jwk_set().keys}

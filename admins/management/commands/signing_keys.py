@@ -15,7 +15,7 @@ class Command(BaseCommand):
         sub.add_parser("list", help="Every key: kid, algorithm, created, retired, and which one signs.")
         sub.add_parser("rotate", help="Make a new key that signs from now on; earlier keys keep verifying.")
         retire = sub.add_parser("retire", help="Stop a key verifying and being published.")
-        retire.add_argument("kid")
+        retire.add_argument("kid", help="The key's kid (one that begins with - goes after --: retire -- -AbC...).")
 
     def handle(self, *args, action: str, **options) -> None:
         if not signing_keys.is_asymmetric():
