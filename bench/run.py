@@ -266,7 +266,8 @@ class Command(BaseCommand):
             "",
             f"- commit {commit}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
             f"- {os.cpu_count()} CPU ({cpu}), Python {platform.python_version()}, Django {django.get_version()}, "
-            f"database {connection.vendor} {connection.pg_version if connection.vendor == 'postgresql' else ''}",
+            f"database {connection.vendor} {connection.pg_version if connection.vendor == 'postgresql' else ''}, "
+            f"cache {'Redis (REDIS_URL)' if settings.REDIS_URL else 'the database (no REDIS_URL)'}",
             "",
         ]
         Path(settings.BASE_DIR, "docs", "benchmarks.md").write_text("\n".join([*header, *self.lines, ""]))

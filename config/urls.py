@@ -1,7 +1,7 @@
 """The whole URL tree. Each realm mounts its account routes (accounts.urls) and its credential
 routes (tokens.urls) side by side with its own authentication classes; the admin realm adds
-user management and the audit trail (admins.urls). URLs are resolved in order, so the API's
-hottest path (`users/me`) comes first."""
+user management and the audit trail (admins.urls). URLs are resolved in order, so the
+hottest paths come first: what resource servers call (two patterns), then `users/me`."""
 
 from django.conf import settings
 from django.contrib import admin
@@ -33,6 +33,8 @@ class DocsView(SpectacularSwaggerSplitView):
 
 
 urlpatterns = [
+    # What other services call on each request of theirs: token introspection and the JWK Set.
+    *credential_urls.service_urlpatterns(),
     # The user realm: /auth/... and /users/me/...
     *account_urls.build_urlpatterns(
         **USER_ROUTES, open_registration=True, me_methods=("get", "put", "patch", "delete")
@@ -43,8 +45,6 @@ urlpatterns = [
     *account_urls.build_urlpatterns(**ADMIN_ROUTES, open_registration=False, me_methods=("get", "put", "patch")),
     *credential_urls.build_urlpatterns(**ADMIN_ROUTES),
     *admin_urls.urlpatterns,
-    # Other services: the JWK Set and token introspection.
-    *credential_urls.service_urlpatterns(),
     # Operators and operations.
     re_path(r"^django-admin/", admin.site.urls),
     api_path("health", HealthApi.as_view(), name="health"),

@@ -12,7 +12,6 @@ from django.conf import settings
 from django.utils import timezone
 
 from common.exceptions import InvalidToken, NotAuthenticated, NotFound
-from common.realms import REALMS
 from tokens import jwt_tokens
 from tokens.models import ABILITIES, LoginSession, PersonalAccessToken
 from tokens.pats import digest, is_personal_access_token
@@ -45,10 +44,8 @@ def introspect(raw: str) -> dict[str, Any]:
 
 def _access_token(raw: str) -> dict[str, Any] | None:
     try:
-        realm_name = jwt_tokens.unverified_realm(raw)
-        realm = REALMS[realm_name]
-        claims = jwt_tokens.decode(jwt_tokens.AccessJWT, raw, realm=realm)
-    except (InvalidToken, KeyError):
+        realm, claims = jwt_tokens.decode_any_realm(jwt_tokens.AccessJWT, raw)
+    except InvalidToken:
         return None
     found = LoginSession.objects.live_owner(realm, account_id=claims["sub"], id=claims[jwt_tokens.SESSION_CLAIM])
     if found is None:

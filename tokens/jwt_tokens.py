@@ -22,7 +22,7 @@ from rest_framework_simplejwt.exceptions import TokenBackendError, TokenError
 from rest_framework_simplejwt.tokens import Token
 
 from common.exceptions import InvalidToken
-from common.realms import Realm
+from common.realms import REALMS, Realm
 from tokens import signing_keys
 
 REALM_CLAIM = "realm"
@@ -165,11 +165,13 @@ def decode(token_class: type[Token], raw: str, *, realm: Realm) -> dict[str, Any
     return {key: value for key, value in payload.items() if key != "_kid"} | {"sub": int(sub)}
 
 
-def unverified_realm(raw: str) -> str:
-    """The realm a token claims, read before its signature is checked (to know how to check it)."""
+def decode_any_realm(token_class: type[Token], raw: str) -> tuple[Realm, dict[str, Any]]:
+    """Verified claims of a token of either realm, and that realm (introspection serves both)."""
     try:
-        claims = jwt.decode(raw, options={"verify_signature": False})
-    except jwt.PyJWTError as exc:
+        payload = _verified_payload(token_class, raw)
+    except TokenError as exc:
         raise InvalidToken() from exc
-    realm = claims.get(REALM_CLAIM)
-    return realm if isinstance(realm, str) else ""
+    realm = REALMS.get(payload.get(REALM_CLAIM)) if isinstance(payload.get(REALM_CLAIM), str) else None
+    if realm is None:
+        raise InvalidToken()
+    return realm, decode(token_class, raw, realm=realm)
