@@ -146,7 +146,7 @@ class Command(BaseCommand):
             argon2_alone = _argon2_verify_ms()
             for _, target, headers, body in targets:  # warm every worker and connection up first
                 wrk(target, seconds=1, headers=headers, body=body)
-            rounds = 1 if smoke else 2  # interleaved, so a slow moment of the machine hits every target
+            rounds = 1 if smoke else 3  # interleaved, so a slow moment of the machine hits every target
             results = {name: [] for name, *_ in targets}
             for _ in range(rounds):
                 for name, target, headers, body in targets:
@@ -154,10 +154,10 @@ class Command(BaseCommand):
             rows = [(name, _mean(runs)) for name, runs in results.items()]
             rss = _worker_rss_mb()
         # Each size alike: analysed, then a fresh server with one client and nothing else running.
-        lists = {f"{small:,}": self._admin_list(workers, env, admin_jwt, count=3 if smoke else 41)}
+        lists = {f"{small:,}": self._admin_list(workers, env, admin_jwt, count=3 if smoke else 81)}
         if large and not smoke:
             call_command("seed", users=LARGE, stdout=open(os.devnull, "w"))  # noqa: SIM115
-            lists[f"{LARGE:,}"] = self._admin_list(workers, env, admin_jwt, count=41)
+            lists[f"{LARGE:,}"] = self._admin_list(workers, env, admin_jwt, count=81)
         argon2s = (argon2, argon2_alone)
         self._report(rows, queries, rss, login_p50, argon2s, lists, smoke=smoke, workers=workers, seconds=seconds)
 
@@ -183,7 +183,7 @@ class Command(BaseCommand):
         by_name = {name: result for name, result in rows}
         bare, pk = by_name["bare DRF view"].rps, by_name["bare DRF view + one PK query"].rps
         minimal = by_name[MINIMAL].rps
-        rounds = "1 round" if smoke else "2 interleaved rounds (mean)"
+        rounds = "1 round" if smoke else "3 interleaved rounds (mean)"
         self._line(f"gunicorn {workers} sync workers, wrk -t2 -c32 -d{seconds}s, {rounds}, {connection.vendor}")
         self._line("")
         self._line("| target | req/s | p50 ms | p99 ms | vs minimal | vs bare | vs bare + PK | SQL/request | non-2xx |")

@@ -16,14 +16,11 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import jwt
 import requests
-from authlib.integrations.requests_client import OAuth2Session
-from authlib.integrations.requests_client import OAuthError as RequestsOAuthError
-from authlib.oauth2.rfc6749.errors import OAuth2Error
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
@@ -50,6 +47,9 @@ from common.realms import ADMIN, Realm, realm_of
 from tokens import mfa, sessions
 from tokens.login import check_allowed, record_login
 from tokens.models import Identity, owner_kwargs, ways_in
+
+if TYPE_CHECKING:
+    from authlib.integrations.requests_client import OAuth2Session
 
 STATE_SECONDS = 600
 CODE_SECONDS = 60
@@ -215,7 +215,11 @@ def callback_url(request: HttpRequest, realm: Realm, p: Provider) -> str:
     return request.build_absolute_uri(reverse(f"{realm.name}-oidc-callback", kwargs={"provider": p.slug}))
 
 
-def _client(p: Provider, redirect_uri: str) -> OAuth2Session:
+def _client(p: Provider, redirect_uri: str) -> "OAuth2Session":
+    # authlib is loaded by a worker's first sign-in with a provider, not by every worker at
+    # start: the workers' memory budget (docs/benchmarks.md) has no room for it unused.
+    from authlib.integrations.requests_client import OAuth2Session
+
     methods = ("client_secret_basic", "client_secret_post", "none")
     return OAuth2Session(
         p.client_id, p.client_secret or None, scope=p.scopes, redirect_uri=redirect_uri,
@@ -302,6 +306,9 @@ def _digest(code: str) -> str:
 
 def _redeem_code(p: Provider, code: str, facts: dict[str, Any]) -> dict[str, Any]:
     """Exchange the code (with the PKCE verifier) and check the ID token, its nonce included."""
+    from authlib.integrations.requests_client import OAuthError as RequestsOAuthError
+    from authlib.oauth2.rfc6749.errors import OAuth2Error
+
     document = metadata(p)
     try:
         token = _client(p, facts["callback"]).fetch_token(

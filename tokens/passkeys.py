@@ -5,8 +5,13 @@ Challenges live in the cache (Redis in production, the embedded cache otherwise)
 the challenge itself: random, single use, 5 minutes, and a registration challenge names the
 account that asked, so an API client without cookies works and any process can finish what
 another began. The WebAuthn user handle is an HMAC of the account, never its database id.
+
+py_webauthn (with pyOpenSSL, cbor2 and asn1: about 6 MB) is imported by the ceremonies that
+use it, so a worker that serves no passkey does not carry it (the workers' memory budget,
+docs/benchmarks.md).
 """
 
+import base64
 import hashlib
 import hmac
 import json
@@ -19,22 +24,6 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.http.request import split_domain_port
 from django.utils import timezone
-from webauthn import (
-    generate_authentication_options,
-    generate_registration_options,
-    options_to_json,
-    verify_authentication_response,
-    verify_registration_response,
-)
-from webauthn.helpers import base64url_to_bytes, bytes_to_base64url, parse_authenticator_data
-from webauthn.helpers.cose import COSEAlgorithmIdentifier
-from webauthn.helpers.exceptions import InvalidAuthenticationResponse, InvalidRegistrationResponse, WebAuthnException
-from webauthn.helpers.structs import (
-    AuthenticatorSelectionCriteria,
-    PublicKeyCredentialDescriptor,
-    ResidentKeyRequirement,
-    UserVerificationRequirement,
-)
 
 from accounts import lockout
 from accounts.models import AbstractAccount
@@ -46,11 +35,7 @@ from tokens.login import check_allowed, record_login
 from tokens.models import Passkey, owner_kwargs, ways_in
 
 CHALLENGE_SECONDS = 300
-ALGORITHMS = [
-    COSEAlgorithmIdentifier.ECDSA_SHA_256,
-    COSEAlgorithmIdentifier.EDDSA,
-    COSEAlgorithmIdentifier.RSASSA_PKCS1_v1_5_SHA_256,
-]
+ALGORITHMS = (-7, -8, -257)  # COSE: ECDSA with SHA-256, EdDSA, RSASSA-PKCS1-v1_5 with SHA-256
 MAX_CREDENTIAL_JSON = 16_384  # far above any real attestation; a CBOR bomb never reaches the parser
 
 
@@ -79,6 +64,20 @@ def user_handle(account: AbstractAccount) -> bytes:
     """An opaque, stable id for the authenticator (never the database id)."""
     material = f"passkey-user:{realm_of(account).name}:{account.pk}".encode()
     return hmac.new(settings.SECRET_KEY.encode(), material, hashlib.sha256).digest()[:32]
+
+
+def bytes_to_base64url(value: bytes) -> str:
+    return base64.urlsafe_b64encode(value).decode("ascii").rstrip("=")
+
+
+def base64url_to_bytes(value: str) -> bytes:
+    return base64.urlsafe_b64decode(f"{value}{'=' * (-len(value) % 4)}")
+
+
+def _algorithms() -> list:
+    from webauthn.helpers.cose import COSEAlgorithmIdentifier
+
+    return [COSEAlgorithmIdentifier(a) for a in ALGORITHMS]
 
 
 # --- Challenges ---------------------------------------------------------------------------------
@@ -117,6 +116,14 @@ def _credential(raw: Any) -> dict[str, Any]:
 
 
 def registration_options(account: AbstractAccount, request: HttpRequest) -> dict[str, Any]:
+    from webauthn import generate_registration_options, options_to_json
+    from webauthn.helpers.structs import (
+        AuthenticatorSelectionCriteria,
+        PublicKeyCredentialDescriptor,
+        ResidentKeyRequirement,
+        UserVerificationRequirement,
+    )
+
     existing = Passkey.objects.filter(**owner_kwargs(account)).values_list("credential_id", flat=True)
     options = generate_registration_options(
         rp_id=rp_id(request), rp_name=settings.WEBAUTHN_RP_NAME, user_id=user_handle(account),
@@ -125,7 +132,7 @@ def registration_options(account: AbstractAccount, request: HttpRequest) -> dict
             resident_key=ResidentKeyRequirement.REQUIRED, user_verification=UserVerificationRequirement.REQUIRED,
         ),
         exclude_credentials=[PublicKeyCredentialDescriptor(id=base64url_to_bytes(c)) for c in existing],
-        supported_pub_key_algs=ALGORITHMS, timeout=CHALLENGE_SECONDS * 1000,
+        supported_pub_key_algs=_algorithms(), timeout=CHALLENGE_SECONDS * 1000,
     )  # fmt: skip
     _remember(options.challenge, purpose="register", realm=realm_of(account).name, account_id=account.pk)
     return {"publicKey": json.loads(options_to_json(options))}
@@ -136,6 +143,9 @@ def register(*, account: AbstractAccount, name: str, credential: Any, request: H
 
     The challenge is spent before any transaction opens: a refused answer must not give it back
     (the embedded cache lives in the database, where a rollback would restore it)."""
+    from webauthn import verify_registration_response
+    from webauthn.helpers.exceptions import InvalidRegistrationResponse, WebAuthnException
+
     refused = ValidationFailed("Invalid passkey", details={"credential": ["This passkey response is not valid."]})
     try:
         data = _credential(credential)
@@ -150,7 +160,7 @@ def register(*, account: AbstractAccount, name: str, credential: Any, request: H
     try:
         verified = verify_registration_response(
             credential=data, expected_challenge=challenge, expected_rp_id=rp_id(request),
-            expected_origin=origins(request), require_user_verification=True, supported_pub_key_algs=ALGORITHMS,
+            expected_origin=origins(request), require_user_verification=True, supported_pub_key_algs=_algorithms(),
         )  # fmt: skip
     except (InvalidRegistrationResponse, WebAuthnException, ValueError, KeyError, TypeError) as exc:
         raise refused from exc
@@ -206,6 +216,9 @@ def delete(passkey: Passkey) -> None:
 
 
 def authentication_options(realm: Realm, request: HttpRequest) -> dict[str, Any]:
+    from webauthn import generate_authentication_options, options_to_json
+    from webauthn.helpers.structs import UserVerificationRequirement
+
     options = generate_authentication_options(
         rp_id=rp_id(request), allow_credentials=[], user_verification=UserVerificationRequirement.REQUIRED,
         timeout=CHALLENGE_SECONDS * 1000,
@@ -217,6 +230,10 @@ def authentication_options(realm: Realm, request: HttpRequest) -> dict[str, Any]
 def verify_login(*, realm: Realm, credential: Any, request: HttpRequest) -> AbstractAccount:
     """The account an assertion proves, with every rule of a password login but the password and
     the second factor; 401 INVALID_CREDENTIALS for anything that does not verify."""
+    from webauthn import verify_authentication_response
+    from webauthn.helpers import parse_authenticator_data
+    from webauthn.helpers.exceptions import InvalidAuthenticationResponse, WebAuthnException
+
     try:
         data = _credential(credential)
         raw_id = str(data.get("rawId") or data.get("id") or "")
