@@ -9,6 +9,8 @@ from django.contrib.messages import middleware as messages
 from django.contrib.sessions import middleware as sessions
 from django.http import HttpRequest, HttpResponse
 
+from common.middleware import HTML_PAGES
+
 
 class BrowserOnly:
     """For Django's session, authentication and messages middleware: a request that carries a
@@ -18,7 +20,11 @@ class BrowserOnly:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         meta = request.META
-        if not meta.get("HTTP_COOKIE") and meta.get("HTTP_AUTHORIZATION", "")[:7].lower() == "bearer ":
+        if (
+            not meta.get("HTTP_COOKIE")
+            and meta.get("HTTP_AUTHORIZATION", "")[:7].lower() == "bearer "
+            and not request.path.startswith(HTML_PAGES)  # the admin site and the login pages always have them
+        ):
             return self.get_response(request)
         return super().__call__(request)
 

@@ -83,12 +83,12 @@ class TestBrowserOnlyMiddleware:
     """Sessions, Django's authentication and messages serve browsers; an API client's bearer
     request without cookies skips them, a request with a cookie does not."""
 
-    def run(self, **meta):
+    def run(self, path: str = "/users/me", **meta):
         from django.test import RequestFactory
 
         from common.browser_middleware import AuthenticationMiddleware, MessageMiddleware, SessionMiddleware
 
-        request = RequestFactory().get("/users/me", **meta)
+        request = RequestFactory().get(path, **meta)
         seen = {}
 
         def view(req):
@@ -106,6 +106,16 @@ class TestBrowserOnlyMiddleware:
         assert self.run() == everything
         assert self.run(HTTP_AUTHORIZATION="Bearer abc", HTTP_COOKIE="sessionid=x") == everything
         assert self.run(HTTP_AUTHORIZATION="Basic abc") == everything
+        assert self.run("/django-admin/", HTTP_AUTHORIZATION="Bearer abc") == everything
+
+    @pytest.mark.django_db
+    def test_the_admin_site_answers_a_bearer_request_without_cookies(self):
+        from django.test import Client
+
+        client = Client()
+        client.cookies.clear()
+        response = client.get("/django-admin/", HTTP_AUTHORIZATION="Bearer abc")
+        assert response.status_code == 302 and response["Location"].startswith("/django-admin/login/")
 
 
 @pytest.mark.django_db
