@@ -13,7 +13,7 @@ from accounts import lockout
 from common import ratelimit
 from common.apis import PublicApi, RealmApi
 from common.envelope import ok
-from common.exceptions import Conflict
+from common.exceptions import Conflict, NotFound
 from common.pagination import paginate
 from common.permissions import LOGIN_SESSION, LOGIN_SESSION_BEFORE_MFA
 from common.schema import PAGE_PARAMETERS, api_doc, error_envelope
@@ -551,6 +551,11 @@ class IdentityLinkApi(RealmApi):
         url = oidc.authorize(request, self.realm, provider, data["redirect_uri"], link=request.user)
         return ok({"authorize_url": url}, "Continue at the identity provider")
 
+    @extend_schema(exclude=True)
+    def delete(self, request: Request, provider: str) -> Response:
+        """`identities/{id}` and `identities/{provider}` share a path: an id that is not a number names no identity."""
+        raise NotFound("Identity not found")
+
 
 class IdentityDetailApi(RealmApi):
     name = "Identity"
@@ -561,3 +566,8 @@ class IdentityDetailApi(RealmApi):
     def delete(self, request: Request, identity_id: str) -> Response:
         oidc.unlink(request.user, int(identity_id))
         return ok(None, "Identity unlinked")
+
+    @extend_schema(exclude=True)
+    def post(self, request: Request, identity_id: str) -> Response:
+        """A provider's slug begins with a letter: a number names no provider (see IdentityLinkApi.delete)."""
+        raise NotFound("Unknown identity provider")
