@@ -356,6 +356,12 @@ def _refused_is_recorded(realm: Realm, p: Provider, verify: Callable[..., dict[s
 # --- Which account --------------------------------------------------------------------------------------
 
 
+def _given_email(claims: dict[str, Any]) -> str:
+    """The address as the provider gave it (an Identity shows it), within the column's length."""
+    email = claims.get("email")
+    return email.strip()[:254] if isinstance(email, str) else ""
+
+
 def _email_of(claims: dict[str, Any]) -> tuple[str, bool]:
     """The provider's address (lower-cased; empty unless it is a valid address), and whether it vouches for it."""
     email = claims.get("email")
@@ -395,7 +401,7 @@ def resolve(
             identity = _link(account, p, claims)
     lockout.refuse_if_locked(account)
     check_allowed(account)
-    identity.email, identity.last_used_at = email or identity.email, timezone.now()
+    identity.email, identity.last_used_at = _given_email(claims), timezone.now()
     identity.save(update_fields=["email", "last_used_at"])
     return account, identity
 
@@ -428,11 +434,10 @@ def _free_username(realm: Realm, wanted: str) -> str:
 
 
 def _link(account: AbstractAccount, p: Provider, claims: dict[str, Any]) -> Identity:
-    email, _ = _email_of(claims)
     try:
         with transaction.atomic():
             identity = Identity.objects.create(**owner_kwargs(account), provider=p.slug, subject=claims["sub"],
-                                               email=email)  # fmt: skip
+                                               email=_given_email(claims))  # fmt: skip
     except IntegrityError as exc:  # linked to another account at the same moment
         raise AccountExists("This identity is linked to another account") from exc
     audit.record("identity.linked", account=account, provider=p.slug, identity_id=identity.pk)

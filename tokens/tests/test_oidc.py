@@ -193,7 +193,8 @@ class TestRedirectFlow:
         person(idp, "owner", "Owner@Example.com")
         pair = signed_in(api_client, user_case, idp, "owner")
         assert assert_ok(api_client.get("/users/me", **bearer(pair["access_token"])))["id"] == existing.pk
-        assert Identity.objects.get(user=existing).subject == "owner"
+        identity = Identity.objects.get(user=existing)
+        assert identity.subject == "owner" and identity.email == "Owner@Example.com"  # as the provider gave it
 
     @pytest.mark.parametrize(("provider_verified", "account_verified"), [(False, True), (True, False), (False, False)])
     def test_an_unverified_email_at_either_end_never_takes_an_account_over(
