@@ -59,6 +59,12 @@ LOGIN_RESULT = PolymorphicProxySerializer(
 )
 
 
+def login_answer(result: dict) -> Response:
+    """A login's answer: the token pair, or the MFA challenge to finish at .../auth/mfa/verify."""
+    message = "Multi-factor authentication required" if "mfa_token" in result else "Login successful"
+    return ok(result, message, secret=True)
+
+
 class LoginApi(PublicApi):
     name = "Log in"
     form_serializers = {"POST": LoginSerializer}
@@ -80,8 +86,7 @@ class LoginApi(PublicApi):
             password=data["password"],
             request=request,
         )
-        message = "Multi-factor authentication required" if "mfa_token" in result else "Login successful"
-        return ok(result, message, secret=True)
+        return login_answer(result)
 
 
 class MfaVerifyApi(PublicApi):
@@ -501,8 +506,7 @@ class OidcExchangeApi(PublicApi):
     )
     def post(self, request: Request) -> Response:
         result = oidc.exchange(request, self.realm, self.validated(OidcExchangeSerializer)["code"])
-        message = "Multi-factor authentication required" if "mfa_token" in result else "Login successful"
-        return ok(result, message, secret=True)
+        return login_answer(result)
 
 
 class OidcTokenApi(PublicApi):
@@ -521,8 +525,7 @@ class OidcTokenApi(PublicApi):
         ratelimit.consume(request, "login", self.realm)
         data = self.validated(OidcTokenSerializer)
         result = oidc.native_sign_in(request, self.realm, provider, data["id_token"], data["nonce"] or None)
-        message = "Multi-factor authentication required" if "mfa_token" in result else "Login successful"
-        return ok(result, message, secret=True)
+        return login_answer(result)
 
 
 class IdentityListApi(RealmApi):
