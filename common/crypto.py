@@ -9,6 +9,16 @@ from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 
 
+def b64url_encode(value: bytes) -> str:
+    """base64url without padding (JOSE, WebAuthn and the list cursors use it)."""
+    return base64.urlsafe_b64encode(value).decode("ascii").rstrip("=")
+
+
+def b64url_decode(value: str) -> bytes:
+    """The inverse of b64url_encode; ValueError (binascii.Error) for what is not base64url."""
+    return base64.urlsafe_b64decode(f"{value}{'=' * (-len(value) % 4)}")
+
+
 class Unreadable(Exception):
     """The stored value cannot be decrypted with this SECRET_KEY (it was changed)."""
 

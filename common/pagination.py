@@ -6,7 +6,6 @@ matches; above that, on PostgreSQL, it is the planner's estimate (a COUNT(*) ove
 of rows would cost more than the page itself).
 """
 
-import base64
 import json
 import math
 from datetime import UTC
@@ -18,6 +17,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
+from common.crypto import b64url_decode, b64url_encode
 from common.exceptions import ValidationFailed
 from common.serializers import OutputSerializer
 
@@ -129,7 +129,7 @@ def _one_pass(queryset: QuerySet, offset: int, limit: int) -> tuple[int, list | 
 
 
 def encode_cursor(position: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(position, default=str).encode()).decode().rstrip("=")
+    return b64url_encode(json.dumps(position, default=str).encode())
 
 
 BIGINT = 2**63 - 1
@@ -137,7 +137,7 @@ BIGINT = 2**63 - 1
 
 def _decode(cursor: str) -> dict[str, Any]:
     try:
-        position = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        position = json.loads(b64url_decode(cursor))
     except (ValueError, UnicodeDecodeError) as exc:
         raise _bad_cursor() from exc
     if not isinstance(position, dict) or not _is_bigint(position.get("id")):

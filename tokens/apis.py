@@ -477,9 +477,7 @@ class OidcCallbackApi(PublicApi):
         auth=[], tags=["auth"],
     )  # fmt: skip
     def get(self, request: Request, provider: str) -> HttpResponseRedirect:
-        params = OidcCallbackSerializer(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        return redirect(oidc.callback(request, self.realm, provider, params.validated_data))
+        return self.answer(request, provider, request.query_params)
 
     @extend_schema(
         summary="The provider posts the browser here (response_mode form_post, as Apple does): as the GET",
@@ -488,7 +486,10 @@ class OidcCallbackApi(PublicApi):
         auth=[], tags=["auth"],
     )  # fmt: skip
     def post(self, request: Request, provider: str) -> HttpResponseRedirect:
-        params = OidcCallbackSerializer(data=request.data)
+        return self.answer(request, provider, request.data)
+
+    def answer(self, request: Request, provider: str, data) -> HttpResponseRedirect:
+        params = OidcCallbackSerializer(data=data)
         params.is_valid(raise_exception=True)
         return redirect(oidc.callback(request, self.realm, provider, params.validated_data))
 

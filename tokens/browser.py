@@ -6,6 +6,7 @@ deactivation, soft delete), at once and on every process.
 """
 
 from collections.abc import Callable
+from typing import Any
 
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.db import transaction
@@ -64,12 +65,25 @@ def sign_in_with_passkey(
     then a browser session begun with a passkey (`before_start` lets the admin site sign in first)."""
     ratelimit.consume(request, "login", realm)
     account = passkeys.verify_login(realm=realm, credential=credential, request=request)
+    begin(request, account, method="passkey", before_start=before_start)
+    return account
+
+
+def begin(
+    request: HttpRequest,
+    account: AbstractAccount,
+    *,
+    method: str,
+    before_start: Callable[[AbstractAccount], None] | None = None,
+    **details: Any,
+) -> LoginSession:
+    """A login page's sign-in that succeeded: recorded, then a browser session, in one commit
+    (`before_start` lets the admin site sign in first, and refuse who is not staff)."""
     with transaction.atomic():
-        record_login(account, method="passkey")
+        record_login(account, method=method, **details)
         if before_start is not None:
             before_start(account)
-        start(request, account, method="passkey")
-    return account
+        return start(request, account, method=method)
 
 
 DEFAULT_NEXT = "/users/me"  # where a browser goes after signing in to the browsable API

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -91,6 +90,7 @@ class OidcPages:
         account = self.realm.model.objects.alive().filter(pk=pending["account"]).first()
         if account is None:
             raise ValidationFailed()
+        login.check_allowed(account)  # (a code's account was checked when the code was redeemed)
         ratelimit.consume(request, "login", self.realm)
         try:
             login.check_second_factor(account, request.POST.get("code", "")[:64])
@@ -100,11 +100,8 @@ class OidcPages:
         return self._finish(request, account, "mfa", target)
 
     def _finish(self, request: HttpRequest, account: AbstractAccount, method: str, target: str, **details):
-        login.check_allowed(account)
-        with transaction.atomic():
-            self.before_start(request, account)
-            login.record_login(account, method=method, **details)
-            browser.start(request, account, method=method)
+        browser.begin(request, account, method=method, before_start=lambda a: self.before_start(request, a),
+                      **details)  # fmt: skip
         return HttpResponseRedirect(target)
 
     def _code_page(self, request: HttpRequest, target: str, error: str | None = None) -> HttpResponse:

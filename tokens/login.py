@@ -66,11 +66,17 @@ def record_login(account: AbstractAccount, *, method: str = "password", **detail
 def login(*, realm: Realm, identifier: str, password: str, request: HttpRequest) -> dict[str, Any]:
     """Verify the credentials: the first token pair, or an MFA challenge when MFA is on."""
     account = verify_credentials(realm=realm, identifier=identifier, password=password)
+    return finish(account, request)
+
+
+def finish(account: AbstractAccount, request: HttpRequest, *, method: str = "password", **details: Any) -> dict:
+    """An account that proved who it is: the MFA challenge when MFA is on, else the first token
+    pair of a new session (`method`), its success recorded in the same commit."""
     if account.mfa_enabled:
         return mfa.challenge(account, request)
-    with transaction.atomic():  # one commit for the success, its audit event and the new session
-        record_login(account)
-        return sessions.open_session(account, request)
+    with transaction.atomic():
+        record_login(account, method=method, **details)
+        return sessions.open_session(account, request, method=method)
 
 
 def check_second_factor(account: AbstractAccount, code: str) -> None:

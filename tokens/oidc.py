@@ -44,8 +44,7 @@ from common.exceptions import (
     ValidationFailed,
 )
 from common.realms import ADMIN, Realm, realm_of
-from tokens import mfa, sessions
-from tokens.login import check_allowed, record_login
+from tokens.login import check_allowed, finish
 from tokens.models import Identity, owner_kwargs, ways_in
 
 if TYPE_CHECKING:
@@ -220,10 +219,9 @@ def _client(p: Provider, redirect_uri: str) -> "OAuth2Session":
     # start: the workers' memory budget (docs/benchmarks.md) has no room for it unused.
     from authlib.integrations.requests_client import OAuth2Session
 
-    methods = ("client_secret_basic", "client_secret_post", "none")
     return OAuth2Session(
         p.client_id, p.client_secret or None, scope=p.scopes, redirect_uri=redirect_uri,
-        code_challenge_method="S256", token_endpoint_auth_method=methods[0] if p.client_secret else "none",
+        code_challenge_method="S256", token_endpoint_auth_method="client_secret_basic" if p.client_secret else "none",
     )  # fmt: skip
 
 
@@ -291,12 +289,12 @@ def callback(request: HttpRequest, realm: Realm, slug: str, params: dict[str, st
                 raise InvalidCredentials()
             link_identity(account, p, claims)
             return with_query(target, linked=p.slug)
-        account, identity = resolve(request, realm, p, claims)
+        account = resolve(request, realm, p, claims)
     except DomainError as exc:
         return with_query(target, error=exc.code)
     code = secrets.token_urlsafe(32)
-    cache.set(f"oidc-code:{_digest(code)}", {"realm": realm.name, "account": account.pk, "provider": p.slug,
-                                             "identity": identity.pk}, CODE_SECONDS)  # fmt: skip
+    cache.set(f"oidc-code:{_digest(code)}", {"realm": realm.name, "account": account.pk, "provider": p.slug},
+              CODE_SECONDS)  # fmt: skip
     return with_query(target, code=code)
 
 
@@ -374,15 +372,12 @@ def _email_of(claims: dict[str, Any]) -> tuple[str, bool]:
     return email, verified
 
 
-def resolve(
-    request: HttpRequest, realm: Realm, p: Provider, claims: dict[str, Any]
-) -> tuple[AbstractAccount, Identity]:
+def resolve(request: HttpRequest, realm: Realm, p: Provider, claims: dict[str, Any]) -> AbstractAccount:
     """The account these claims sign in to (docs/api.md §20), after every check a password login
     makes but the password: linked identity, else a verified email at both ends, else (users
     only) a new account."""
-    subject = claims["sub"]
     email, verified = _email_of(claims)
-    identity = Identity.objects.filter(provider=p.slug, subject=subject, **{f"{realm.name}__isnull": False}).first()
+    identity = _linked(realm, p, claims)
     if identity is not None:
         account = identity.owner_in(realm)
         if account.is_deleted:
@@ -403,7 +398,7 @@ def resolve(
     check_allowed(account)
     identity.email, identity.last_used_at = _given_email(claims), timezone.now()
     identity.save(update_fields=["email", "last_used_at"])
-    return account, identity
+    return account
 
 
 def _new_user(
@@ -433,6 +428,12 @@ def _free_username(realm: Realm, wanted: str) -> str:
     return candidate
 
 
+def _linked(realm: Realm, p: Provider, claims: dict[str, Any]) -> Identity | None:
+    """The identity of this provider's `sub` in the realm, with its account, if one is linked."""
+    found = Identity.objects.filter(provider=p.slug, subject=claims["sub"], **{f"{realm.name}__isnull": False})
+    return found.select_related(realm.name).first()
+
+
 def _link(account: AbstractAccount, p: Provider, claims: dict[str, Any]) -> Identity:
     try:
         with transaction.atomic():
@@ -447,8 +448,7 @@ def _link(account: AbstractAccount, p: Provider, claims: dict[str, Any]) -> Iden
 def link_identity(account: AbstractAccount, p: Provider, claims: dict[str, Any]) -> Identity:
     """The callback of a linking flow: this account gains the identity, unless another has it (409)."""
     realm = realm_of(account)
-    existing = Identity.objects.filter(provider=p.slug, subject=claims["sub"], **{f"{realm.name}__isnull": False})
-    found = existing.first()
+    found = _linked(realm, p, claims)
     if found is not None and found.owner_in(realm).pk != account.pk:
         raise AccountExists("This identity is linked to another account")
     return found or _link(account, p, claims)
@@ -459,16 +459,12 @@ def link_identity(account: AbstractAccount, p: Provider, claims: dict[str, Any])
 
 def sign_in(request: HttpRequest, account: AbstractAccount, p: Provider) -> dict[str, Any]:
     """A token pair (an `oidc` session), or the MFA challenge when the account has MFA on."""
-    if account.mfa_enabled:
-        return mfa.challenge(account, request)
-    with transaction.atomic():
-        record_login(account, method="oidc", provider=p.slug)
-        return sessions.open_session(account, request, method="oidc")
+    return finish(account, request, method="oidc", provider=p.slug)
 
 
 def redeem(realm: Realm, code: str) -> tuple[AbstractAccount, Provider]:
     """The account a one-time code from the callback stands for (once, within 60 s); 400 otherwise."""
-    facts = _take(f"oidc-code:{_digest(code)}", {"realm": realm.name}) if isinstance(code, str) else None
+    facts = _take(f"oidc-code:{_digest(code)}", {"realm": realm.name})
     account = realm.model.objects.alive().filter(pk=facts["account"]).first() if facts else None
     p = configured().get(facts["provider"]) if facts else None
     if account is None or p is None:
@@ -486,8 +482,7 @@ def exchange(request: HttpRequest, realm: Realm, code: str) -> dict[str, Any]:
 def native_sign_in(request: HttpRequest, realm: Realm, slug: str, id_token: str, nonce: str | None) -> dict:
     p = provider(realm, slug)
     claims = _refused_is_recorded(realm, p, verify_native, p, id_token, nonce)
-    account, _ = resolve(request, realm, p, claims)
-    return sign_in(request, account, p)
+    return sign_in(request, resolve(request, realm, p, claims), p)
 
 
 # --- Identities of an account ----------------------------------------------------------------------------

@@ -11,7 +11,6 @@ use it, so a worker that serves no passkey does not carry it (the workers' memor
 docs/benchmarks.md).
 """
 
-import base64
 import hashlib
 import hmac
 import json
@@ -28,6 +27,7 @@ from django.utils import timezone
 from accounts import lockout
 from accounts.models import AbstractAccount
 from common import audit
+from common.crypto import b64url_decode, b64url_encode
 from common.exceptions import Conflict, InvalidCredentials, NotFound, ValidationFailed
 from common.realms import Realm, realm_of
 from tokens import sessions
@@ -66,14 +66,6 @@ def user_handle(account: AbstractAccount) -> bytes:
     return hmac.new(settings.SECRET_KEY.encode(), material, hashlib.sha256).digest()[:32]
 
 
-def bytes_to_base64url(value: bytes) -> str:
-    return base64.urlsafe_b64encode(value).decode("ascii").rstrip("=")
-
-
-def base64url_to_bytes(value: str) -> bytes:
-    return base64.urlsafe_b64decode(f"{value}{'=' * (-len(value) % 4)}")
-
-
 def _algorithms() -> list:
     from webauthn.helpers.cose import COSEAlgorithmIdentifier
 
@@ -84,17 +76,17 @@ def _algorithms() -> list:
 
 
 def _remember(challenge: bytes, **facts: Any) -> None:
-    cache.set(f"passkey-challenge:{bytes_to_base64url(challenge)}", facts, CHALLENGE_SECONDS)
+    cache.set(f"passkey-challenge:{b64url_encode(challenge)}", facts, CHALLENGE_SECONDS)
 
 
 def _redeem(credential: dict[str, Any]) -> tuple[bytes, dict[str, Any]] | None:
     """The challenge the response answers, and what it was made for; None if unknown, used or expired."""
     try:
-        client_data = json.loads(base64url_to_bytes(credential["response"]["clientDataJSON"]))
-        challenge = base64url_to_bytes(client_data["challenge"])
+        client_data = json.loads(b64url_decode(credential["response"]["clientDataJSON"]))
+        challenge = b64url_decode(client_data["challenge"])
     except (KeyError, TypeError, ValueError):
         return None
-    key = f"passkey-challenge:{bytes_to_base64url(challenge)}"
+    key = f"passkey-challenge:{b64url_encode(challenge)}"
     facts = cache.get(key)
     if facts is None or not cache.delete(key):  # single use: of two concurrent answers one deletes it
         return None
@@ -131,7 +123,7 @@ def registration_options(account: AbstractAccount, request: HttpRequest) -> dict
         authenticator_selection=AuthenticatorSelectionCriteria(
             resident_key=ResidentKeyRequirement.REQUIRED, user_verification=UserVerificationRequirement.REQUIRED,
         ),
-        exclude_credentials=[PublicKeyCredentialDescriptor(id=base64url_to_bytes(c)) for c in existing],
+        exclude_credentials=[PublicKeyCredentialDescriptor(id=b64url_decode(c)) for c in existing],
         supported_pub_key_algs=_algorithms(), timeout=CHALLENGE_SECONDS * 1000,
     )  # fmt: skip
     _remember(options.challenge, purpose="register", realm=realm_of(account).name, account_id=account.pk)
@@ -164,7 +156,7 @@ def register(*, account: AbstractAccount, name: str, credential: Any, request: H
         )  # fmt: skip
     except (InvalidRegistrationResponse, WebAuthnException, ValueError, KeyError, TypeError) as exc:
         raise refused from exc
-    credential_id = bytes_to_base64url(verified.credential_id)
+    credential_id = b64url_encode(verified.credential_id)
     if Passkey.objects.filter(credential_id=credential_id).exists():
         raise Conflict("This passkey is already registered", details={"credential": ["Already registered."]})
     try:
@@ -249,9 +241,9 @@ def verify_login(*, realm: Realm, credential: Any, request: HttpRequest) -> Abst
     lockout.refuse_if_locked(account)
     handle = data.get("response", {}).get("userHandle")
     try:
-        if handle and base64url_to_bytes(handle) != user_handle(account):
+        if handle and b64url_decode(handle) != user_handle(account):
             raise InvalidCredentials("Invalid passkey")
-        presented = parse_authenticator_data(base64url_to_bytes(data["response"]["authenticatorData"])).sign_count
+        presented = parse_authenticator_data(b64url_decode(data["response"]["authenticatorData"])).sign_count
         if (presented or passkey.sign_count) and presented <= passkey.sign_count:
             audit.record("passkey.clone_suspected", account=account, passkey_id=passkey.pk,
                          stored=passkey.sign_count, presented=presented)  # fmt: skip

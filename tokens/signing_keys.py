@@ -11,7 +11,6 @@ process and machine signs and verifies with the same keys (docs/api.md §19).
   no query per request.
 """
 
-import base64
 import hashlib
 import json
 import logging
@@ -28,6 +27,7 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from common import crypto
+from common.crypto import b64url_encode
 from common.exceptions import ServiceUnavailable
 from tokens.models import SigningKey
 
@@ -65,7 +65,7 @@ def _public_jwk(algorithm: str, public_key: Any) -> dict[str, Any]:
     jwk = json.loads(jwt.get_algorithm_by_name(algorithm).to_jwk(public_key))
     required = {"EC": ("crv", "kty", "x", "y"), "RSA": ("e", "kty", "n"), "OKP": ("crv", "kty", "x")}[jwk["kty"]]
     canonical = json.dumps({name: jwk[name] for name in required}, separators=(",", ":"), sort_keys=True)
-    kid = base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).decode().rstrip("=")
+    kid = b64url_encode(hashlib.sha256(canonical.encode()).digest())
     return {**{name: jwk[name] for name in required}, "kid": kid, "alg": algorithm, "use": "sig"}
 
 

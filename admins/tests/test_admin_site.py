@@ -432,6 +432,18 @@ def test_the_index_shows_the_dashboard(site):
     assert "succeeded (3)" in page and "failed (0)" in page  # the failures are older than 30 days
 
 
+def tick_delete(site, user, inline: int, row_pk: int):
+    """Save the user's page on the admin site with `delete` ticked on one row of an inline."""
+    url = f"/django-admin/accounts/user/{user.pk}/change/"
+    page = site.get(url).content.decode()
+    ids = dict(re.findall(r'name="([^"]+-\d+-id)"[^>]*value="(\d+)"', page))
+    field = next(name for name, value in ids.items() if name.startswith(f"-{inline}-") and value == str(row_pk))
+    form = {"username": user.username, "name": user.name, "email": user.email, "phone": "", "is_active": "on"}
+    form.update(ids, **{field.replace("-id", "-DELETE"): "on"})
+    response = site.post(url, change_form(site, url, form))
+    assert response.status_code == 302, response.context["adminform"].form.errors
+
+
 def test_the_users_page_shows_passkeys_and_removes_one(site):
     from common.models import AuditEvent
     from tokens.models import Passkey
@@ -439,16 +451,9 @@ def test_the_users_page_shows_passkeys_and_removes_one(site):
     user = UserFactory()
     kept = Passkey.objects.create(user=user, credential_id="a", public_key=b"k", name="Phone")
     lost = Passkey.objects.create(user=user, credential_id="b", public_key=b"k", name="Lost laptop")
-    url = f"/django-admin/accounts/user/{user.pk}/change/"
-    page = site.get(url).content.decode()
+    page = site.get(f"/django-admin/accounts/user/{user.pk}/change/").content.decode()
     assert "Phone" in page and "Lost laptop" in page and "Passkeys (tick delete to remove one)" in page
-    ids = dict(re.findall(r'name="([^"]+-\d+-id)"[^>]*value="(\d+)"', page))
-    lost_field = next(name for name, value in ids.items() if name.startswith("-3-") and value == str(lost.pk))
-    form = {"username": user.username, "name": user.name, "email": user.email, "phone": "", "is_active": "on"}
-    form[lost_field.replace("-id", "-DELETE")] = "on"
-    form.update(ids)
-    response = site.post(url, change_form(site, url, form))
-    assert response.status_code == 302, response.context["adminform"].form.errors
+    tick_delete(site, user, 3, lost.pk)
     assert list(Passkey.objects.values_list("pk", flat=True)) == [kept.pk]
     assert AuditEvent.objects.filter(event="passkey.removed", account_id=user.pk).exists()
 
@@ -460,17 +465,10 @@ def test_the_users_page_shows_identities_and_unlinks_one(site):
     user = UserFactory()
     kept = Identity.objects.create(user=user, provider="google", subject="g-123", email="kept@gmail.example")
     lost = Identity.objects.create(user=user, provider="okta", subject="o-456", email="gone@corp.example")
-    url = f"/django-admin/accounts/user/{user.pk}/change/"
-    page = site.get(url).content.decode()
+    page = site.get(f"/django-admin/accounts/user/{user.pk}/change/").content.decode()
     assert "Identity providers (tick delete to unlink one)" in page
     assert "g-123" in page and "kept@gmail.example" in page and "o-456" in page
-    ids = dict(re.findall(r'name="([^"]+-\d+-id)"[^>]*value="(\d+)"', page))
-    lost_field = next(name for name, value in ids.items() if name.startswith("-4-") and value == str(lost.pk))
-    form = {"username": user.username, "name": user.name, "email": user.email, "phone": "", "is_active": "on"}
-    form[lost_field.replace("-id", "-DELETE")] = "on"
-    form.update(ids)
-    response = site.post(url, change_form(site, url, form))
-    assert response.status_code == 302, response.context["adminform"].form.errors
+    tick_delete(site, user, 4, lost.pk)
     assert list(Identity.objects.values_list("pk", flat=True)) == [kept.pk]
     event = AuditEvent.objects.get(event="identity.unlinked", account_id=user.pk)
     assert event.details == {"provider": "okta", "identity_id": lost.pk}

@@ -419,8 +419,8 @@ class TestNativeFlow:
         url = assert_ok(api_client.post("/users/me/identities/test", body, format="json", **bearer(access)))
         back = back_from_provider(api_client, idp, url["authorize_url"], "shared")
         assert back["Location"] == f"{DONE}?error=ACCOUNT_EXISTS"
-        assert Identity.objects.get().user_id != other.pk
-        assert first
+        owner = assert_ok(api_client.get("/users/me", **bearer(first["access_token"])))["id"]
+        assert Identity.objects.get().user_id == owner != other.pk  # still the first account's
 
 
 class TestIdentities:
