@@ -35,55 +35,127 @@ def _invalid(message: str) -> ValidationFailed:
     return ValidationFailed(message, details={"avatar": [message]})
 
 
-def _trailing_data(data: bytes, fmt: str) -> bool:
-    """True when bytes follow the image's end (a payload smuggled after a valid image)."""
-    if fmt == "PNG":
-        offset = 8
-        while offset + 8 <= len(data):
-            length, kind = struct.unpack(">I4s", data[offset : offset + 8])
-            offset += 12 + length
-            if kind == b"IEND":
-                return offset < len(data)
-        return False  # truncated: decoding reports it
-    if fmt == "WEBP":
-        (riff_size,) = struct.unpack("<I", data[4:8])
-        return 8 + riff_size + (riff_size & 1) < len(data)
-    return not data.rstrip(b"\x00").endswith(b"\xff\xd9")
+# The structure outside the pixels, bounded before any decoder sees the file: Pillow walks every
+# segment or chunk in Python, so a flood of millions of empty ones costs seconds and hundreds of
+# MB although the image is 8x8. Real images stay far below (a camera JPEG has about 12 segments
+# and 64 KB of EXIF; a PNG from libpng is one IDAT chunk per 8 KB of pixels).
+MAX_SEGMENTS = 128  # JPEG marker segments (APPn, COM, DQT, DHT, SOF, SOS...), scans included
+MAX_PNG_CHUNKS = 2048  # chunks of every kind; a 10 MB PNG in 8 KB IDATs has 1,280
+MAX_ANCILLARY_CHUNKS = 64  # PNG chunks that are neither IHDR, PLTE, IDAT nor IEND; WebP chunks
+MIN_IDAT_BYTES = 1024  # the average IDAT fragment; libpng writes 8 KB fragments, Pillow 64 KB
+MAX_METADATA_BYTES = 1024 * 1024  # bytes in segments or chunks that are not pixel data
+PNG_PIXEL_CHUNKS = {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"fdAT"}
+WEBP_PIXEL_CHUNKS = {b"VP8 ", b"VP8L", b"ALPH", b"ANMF"}
 
 
-def jpeg_scans(data: bytes) -> int:
-    """The number of scans (SOS segments) of a JPEG, counted by walking its segments without
-    decoding: each progressive scan costs a pass over the whole image, so a file of thousands of
-    tiny scans would take a worker minutes."""
-    scans, offset, size = 0, 2, len(data)
+def _structure(data: bytes, fmt: str) -> None:
+    """Refuse a file whose structure outside the pixels is out of bounds, or with bytes after the
+    image's end (a payload smuggled after a valid image). One pass over the container."""
+    walk = {"JPEG": _jpeg_structure, "PNG": _png_structure, "WEBP": _webp_structure}[fmt]
+    metadata, trailing = walk(data)
+    if metadata > MAX_METADATA_BYTES:
+        raise _invalid(f"Avatar metadata may be at most {MAX_METADATA_BYTES // 1024} KB.")
+    if trailing:
+        raise _invalid("Avatar has data after the end of the image.")
+
+
+def _jpeg_structure(data: bytes) -> tuple[int, bool]:
+    segments, metadata, scans, offset, size = 0, 0, 0, 2, len(data)
     while offset + 4 <= size:
         if data[offset] != 0xFF:
-            offset = data.find(b"\xff", offset)
-            if offset < 0:
-                break
-            continue
+            raise _invalid("Avatar image is corrupt or truncated.")
         marker = data[offset + 1]
-        if marker == 0xFF or 0xD0 <= marker <= 0xD7 or marker in (0x00, 0x01):  # fill, RSTn, stuffing, TEM
-            offset += 2 if marker != 0xFF else 1
+        if marker == 0xFF:  # fill byte
+            offset += 1
             continue
         if marker == 0xD9:  # EOI
-            break
+            return metadata, bool(data[offset + 2 :].rstrip(b"\x00"))
+        if 0xD0 <= marker <= 0xD7 or marker in (0x00, 0x01):  # RSTn, stuffing, TEM: no length
+            offset += 2
+            continue
+        segments += 1
+        if segments > MAX_SEGMENTS:
+            raise _invalid(f"Avatar JPEG may have at most {MAX_SEGMENTS} segments.")
         (length,) = struct.unpack(">H", data[offset + 2 : offset + 4])
+        if 0xE0 <= marker <= 0xEF or marker == 0xFE:  # APPn and COM: metadata
+            metadata += length
         offset += 2 + length
         if marker == 0xDA:  # SOS: the entropy-coded data runs to the next marker
             scans += 1
             if scans > MAX_JPEG_SCANS:
-                break
-            while True:
-                offset = data.find(b"\xff", offset)
-                if offset < 0 or offset + 1 >= size:
-                    return scans
-                following = data[offset + 1]
-                if following == 0x00 or 0xD0 <= following <= 0xD7:
-                    offset += 2
-                    continue
-                break
+                raise _invalid(f"Avatar JPEG may have at most {MAX_JPEG_SCANS} scans.")
+            offset = _end_of_entropy_data(data, offset)
+    return metadata, False  # truncated: decoding reports it
+
+
+def _end_of_entropy_data(data: bytes, offset: int) -> int:
+    size = len(data)
+    while True:
+        offset = data.find(b"\xff", offset)
+        if offset < 0 or offset + 1 >= size:
+            return size
+        following = data[offset + 1]
+        if following == 0x00 or 0xD0 <= following <= 0xD7 or following == 0xFF:
+            offset += 1 if following == 0xFF else 2
+            continue
+        return offset
+
+
+def jpeg_scans(data: bytes) -> int:
+    """The number of scans (SOS segments) of a JPEG, counted without decoding, up to one past
+    the limit: each progressive scan costs a pass over the whole image."""
+    scans, offset, size = 0, 2, len(data)
+    while offset + 4 <= size and scans <= MAX_JPEG_SCANS:
+        marker = data[offset + 1]
+        if data[offset] != 0xFF or marker == 0xD9:
+            break
+        if marker == 0xFF or 0xD0 <= marker <= 0xD7 or marker in (0x00, 0x01):
+            offset += 1 if marker == 0xFF else 2
+            continue
+        (length,) = struct.unpack(">H", data[offset + 2 : offset + 4])
+        offset += 2 + length
+        if marker == 0xDA:
+            scans += 1
+            offset = _end_of_entropy_data(data, offset)
     return scans
+
+
+def _png_structure(data: bytes) -> tuple[int, bool]:
+    chunks, ancillary, metadata, idat_chunks, idat_bytes, offset = 0, 0, 0, 0, 0, 8
+    while offset + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[offset : offset + 8])
+        offset += 12 + length
+        chunks += 1
+        if chunks > MAX_PNG_CHUNKS:
+            raise _invalid(f"Avatar PNG may have at most {MAX_PNG_CHUNKS} chunks.")
+        if kind == b"IDAT":
+            idat_chunks += 1
+            idat_bytes += length
+        elif kind not in PNG_PIXEL_CHUNKS:
+            ancillary += 1
+            metadata += length
+            if ancillary > MAX_ANCILLARY_CHUNKS:
+                raise _invalid(f"Avatar PNG may have at most {MAX_ANCILLARY_CHUNKS} ancillary chunks.")
+        if kind == b"IEND":
+            if idat_chunks > 1 and idat_bytes < idat_chunks * MIN_IDAT_BYTES:
+                raise _invalid("Avatar PNG has too many image data fragments.")
+            return metadata, offset < len(data)
+    return metadata, False  # truncated: decoding reports it
+
+
+def _webp_structure(data: bytes) -> tuple[int, bool]:
+    (riff_size,) = struct.unpack("<I", data[4:8])
+    end = min(8 + riff_size, len(data))
+    chunks, metadata, offset = 0, 0, 12
+    while offset + 8 <= end:
+        kind, length = struct.unpack("<4sI", data[offset : offset + 8])
+        offset += 8 + length + (length & 1)
+        chunks += 1
+        if chunks > MAX_ANCILLARY_CHUNKS:
+            raise _invalid(f"Avatar WebP may have at most {MAX_ANCILLARY_CHUNKS} chunks.")
+        if kind not in WEBP_PIXEL_CHUNKS and kind != b"VP8X":
+            metadata += length
+    return metadata, 8 + riff_size + (riff_size & 1) < len(data)
 
 
 def _pixel_cap(probe: Image.Image) -> int:
@@ -93,43 +165,61 @@ def _pixel_cap(probe: Image.Image) -> int:
     return min(PIXEL_CAPS[fmt], settings.MAX_AVATAR_PIXELS)
 
 
+def _container(data: bytes) -> str:
+    """The format by its signature, before any decoder is involved."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if len(data) >= 12 and data.startswith(b"RIFF") and data[8:12] == b"WEBP":
+        return "WEBP"
+    raise _invalid("Avatar must be a JPEG, PNG or WebP image.")
+
+
 def _decode(data: bytes) -> Image.Image:
+    """Decode once, bounded: the container's structure is checked first, then its pixel count,
+    then the pixels are decoded (at reduced scale where the format allows), scaled and turned
+    upright. Every decoding failure, EXIF included, is a 400."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            with Image.open(io.BytesIO(data)) as probe:
-                fmt = probe.format
-                if fmt not in FORMATS:
-                    raise _invalid("Avatar must be a JPEG, PNG or WebP image.")
-                width, height = probe.size
-                max_pixels = _pixel_cap(probe)
-                if width * height > max_pixels:
-                    raise _invalid(f"Avatar must be at most {max_pixels // 1_000_000} megapixels.")
-                if fmt == "JPEG" and jpeg_scans(data) > MAX_JPEG_SCANS:
-                    raise _invalid(f"Avatar JPEG may have at most {MAX_JPEG_SCANS} scans.")
-                if getattr(probe, "n_frames", 1) > 1:
-                    raise _invalid("Avatar must be a still image, not an animation.")
-                probe.verify()
-            if _trailing_data(data, fmt):
-                raise _invalid("Avatar has data after the end of the image.")
-            image = Image.open(io.BytesIO(data))
+            fmt = _container(data)
+            _structure(data, fmt)
+            image = Image.open(io.BytesIO(data), formats=[fmt])
+            width, height = image.size
+            max_pixels = _pixel_cap(image)
+            if width * height > max_pixels:
+                raise _invalid(f"Avatar must be at most {max_pixels // 1_000_000} megapixels.")
+            if getattr(image, "n_frames", 1) > 1:
+                raise _invalid("Avatar must be a still image, not an animation.")
             if fmt == "JPEG":
                 image.draft("RGB", (MAX_SIDE, MAX_SIDE))  # decode at 1/2, 1/4 or 1/8 scale when large
             image.load()
             image.thumbnail((MAX_SIDE, MAX_SIDE))  # reduce() first: bounded time and memory from here on
+            image = _upright(image)
             image.format = fmt
         except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise _invalid("Avatar must be a JPEG, PNG or WebP image.") from exc
-        except (OSError, SyntaxError, ValueError, struct.error) as exc:
+        except (OSError, SyntaxError, ValueError, TypeError, KeyError, IndexError, struct.error) as exc:
             raise _invalid("Avatar image is corrupt or truncated.") from exc
     return image
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """Turned as its EXIF orientation says; an EXIF block that does not parse is ignored
+    (it is dropped on re-encoding anyway)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ImageOps.exif_transpose(image)
+    except (OSError, SyntaxError, ValueError, TypeError, KeyError, IndexError, struct.error):
+        return image
 
 
 def _encode(image: Image.Image) -> bytes:
     """Re-encode from pixels only: EXIF, XMP, GPS, comments, ICC profiles, text chunks and
     appended bytes do not survive (Pillow writes what `info` holds, so it is emptied)."""
     fmt = image.format
-    image = ImageOps.exif_transpose(image)
     image.info = {}
     out = io.BytesIO()
     if fmt == "JPEG":

@@ -78,6 +78,56 @@ def png_text_chunk(text: bytes = b"owner at 48.8584N 2.2945E") -> bytes:
     return data[:iend] + chunk + data[iend:]
 
 
+FLOOD_BYTES = 9_500_000  # under MAX_UPLOAD_MB (10), as the attacks were
+
+
+def jpeg_segment_flood(segment: bytes = b"\xff\xe5\x00\x02", total: int = FLOOD_BYTES) -> bytes:
+    """An 8x8 JPEG preceded by as many copies of one segment (an empty APP5 by default) as fit."""
+    data = encode(Image.new("RGB", (8, 8), "red"), "JPEG")
+    return data[:2] + segment * ((total - len(data)) // len(segment)) + data[2:]
+
+
+def jpeg_dqt_flood() -> bytes:
+    data = encode(Image.new("RGB", (8, 8), "red"), "JPEG")
+    start = data.index(b"\xff\xdb")
+    length = int.from_bytes(data[start + 2 : start + 4], "big")
+    return jpeg_segment_flood(data[start : start + 2 + length])
+
+
+def png_chunk(kind: bytes, body: bytes = b"") -> bytes:
+    return len(body).to_bytes(4, "big") + kind + body + zlib.crc32(kind + body).to_bytes(4, "big")
+
+
+def png_chunk_flood(chunk: bytes = png_chunk(b"prVt"), total: int = FLOOD_BYTES) -> bytes:
+    """An 8x8 PNG with as many copies of one chunk before its pixels as fit."""
+    data = encode(Image.new("RGB", (8, 8), "red"), "PNG")
+    idat = data.index(b"IDAT") - 4
+    return data[:idat] + chunk * ((total - len(data)) // len(chunk)) + data[idat:]
+
+
+def png_idat_fragments(count: int = 200_000) -> bytes:
+    """An 8x8 PNG whose image data is followed by thousands of empty IDAT fragments."""
+    data = encode(Image.new("RGB", (8, 8), "red"), "PNG")
+    iend = data.rfind(b"\x00\x00\x00\x00IEND")
+    return data[:iend] + png_chunk(b"IDAT") * count + data[iend:]
+
+
+def png_with_exif_chunk() -> bytes:
+    """A PNG with an eXIf chunk that is not a TIFF structure."""
+    data = encode(Image.new("RGB", (8, 8), "red"), "PNG")
+    idat = data.index(b"IDAT") - 4
+    return data[:idat] + png_chunk(b"eXIf", b"garbage, not TIFF") + data[idat:]
+
+
+def webp_with_bad_exif() -> bytes:
+    """An extended WebP whose EXIF chunk is not a TIFF structure."""
+    image = encode(Image.new("RGB", (8, 8), "red"), "WEBP", exif=b"Exif\x00\x00MM\x00*\x00\x00\x00\x08")
+    start = image.index(b"EXIF")
+    length = int.from_bytes(image[start + 4 : start + 8], "little")
+    body = b"Exif\x00\x00garbage!"[:length].ljust(length, b"\xff")
+    return image[: start + 8] + body + image[start + 8 + length :]
+
+
 # name -> (maker, expected HTTP status of an upload)
 CORPUS: dict[str, tuple[Callable[[], bytes], int]] = {
     "JPEG scan bomb 6320x6320, 20,000 scans": (jpeg_scan_bomb, 400),
@@ -90,4 +140,12 @@ CORPUS: dict[str, tuple[Callable[[], bytes], int]] = {
     "APNG": (apng, 400),
     "JPEG with a 60 KB comment": (jpeg_with_comment, 201),
     "PNG with a 60 KB ICC profile": (png_with_icc, 201),
+    "JPEG 8x8 after 2,375,000 empty APP5 segments": (jpeg_segment_flood, 400),
+    "JPEG 8x8 after a COM segment flood": (lambda: jpeg_segment_flood(b"\xff\xfe\x00\x02"), 400),
+    "JPEG 8x8 after a DQT flood": (jpeg_dqt_flood, 400),
+    "PNG 8x8 after an ancillary chunk flood": (png_chunk_flood, 400),
+    "PNG 8x8 after a tEXt flood": (lambda: png_chunk_flood(png_chunk(b"tEXt", b"k\x00v")), 400),
+    "PNG 8x8 with 200,000 empty IDAT fragments": (png_idat_fragments, 400),
+    "PNG with a non-TIFF eXIf chunk": (png_with_exif_chunk, 201),
+    "WebP with a non-TIFF EXIF chunk": (webp_with_bad_exif, 201),
 }
