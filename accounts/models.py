@@ -2,6 +2,7 @@
 delete (`AbstractAccount`); the user realm's concrete model (`User`)."""
 
 import operator
+import unicodedata
 from datetime import datetime, timedelta
 from functools import reduce
 
@@ -17,6 +18,12 @@ from common import search
 models.CharField.register_lookup(Lower)
 
 
+def normalize_email(address: str) -> str:
+    """An address as it is stored and compared (§4): NFKC-normalized, so that the spellings a mail
+    server delivers to one mailbox (fullwidth letters, a Kelvin sign) are one address, and lower-cased."""
+    return unicodedata.normalize("NFKC", address).strip().lower()
+
+
 class AccountQuerySet(models.QuerySet):
     """How accounts are looked up: chainable queryset methods shared by both realms."""
 
@@ -30,7 +37,7 @@ class AccountQuerySet(models.QuerySet):
         return self.filter(username__lower=username.lower())
 
     def by_email(self, email: str) -> "AccountQuerySet":
-        return self.filter(email__lower=email.lower())
+        return self.filter(email__lower=normalize_email(email))
 
     def by_phone(self, phone: str) -> "AccountQuerySet":
         return self.filter(phone=phone)
@@ -90,7 +97,7 @@ class AccountManager(BaseUserManager.from_queryset(AccountQuerySet)):
     def create_account(
         self, *, username: str, email: str, name: str, password: str | None, **extra
     ) -> "AbstractAccount":
-        account = self.model(username=username, email=email.lower(), name=name, **extra)
+        account = self.model(username=username, email=normalize_email(email), name=name, **extra)
         account.set_password(password)
         account.save(using=self._db)
         return account

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 
-from accounts.models import AbstractAccount
+from accounts.models import AbstractAccount, normalize_email
 from accounts.passwords import password_problems
 from common.serializers import OutputSerializer
 
@@ -31,20 +31,31 @@ def normalize_phone(value: str | None) -> str | None:
     return value
 
 
+class AddressField(serializers.EmailField):
+    """An email address by §4: NFKC-normalized and lower-cased before it is validated, so the form
+    that is checked is the form that is stored and compared."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=254, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        if isinstance(data, str):
+            data = normalize_email(data)
+        value = super().to_internal_value(data)
+        # A quoted local part ("demo1"@example.com) is valid mail syntax, but it would give one
+        # mailbox two spellings that the case-insensitive uniqueness cannot see.
+        if '"' in value or "\\" in value:
+            self.fail("invalid")
+        return value
+
+
 class ProfileFieldsSerializer(serializers.Serializer):
     """The profile fields a client may write on an account; everything else sent is ignored."""
 
     username = serializers.CharField(min_length=3, max_length=150, validators=[username_validator])
     name = serializers.CharField(min_length=1, max_length=255)
-    email = serializers.EmailField(max_length=254)
+    email = AddressField()
     phone = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=16)
-
-    def validate_email(self, value: str) -> str:
-        # A quoted local part ("demo1"@example.com) is valid mail syntax, but it would give one
-        # mailbox two spellings that the case-insensitive uniqueness cannot see.
-        if '"' in value or "\\" in value:
-            raise serializers.ValidationError("Enter a valid email address.")
-        return value.lower()
 
     def validate_phone(self, value: str | None) -> str | None:
         return normalize_phone(value)
@@ -109,7 +120,7 @@ class ManagedAccountSerializer(AccountSerializer):
 
 
 class ForgotPasswordSerializer(serializers.Serializer):
-    email = serializers.EmailField(max_length=254)
+    email = AddressField()
 
 
 class ResetPasswordSerializer(serializers.Serializer):

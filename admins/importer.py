@@ -6,6 +6,7 @@ has been checked (every table and column present), and everything is written in 
 """
 
 import hashlib
+import re
 import secrets
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -17,12 +18,15 @@ from typing import Any
 
 import environ
 import psycopg
+from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
+from django.core.validators import EmailValidator
 from django.db import connection, transaction
 from django.utils import timezone
 
-from accounts.models import AbstractAccount, User
+from accounts.hashers import within_bounds
+from accounts.models import AbstractAccount, User, normalize_email
 from admins.models import Admin
 from common import audit
 from common.exceptions import DomainError
@@ -37,6 +41,9 @@ ACCOUNT_COLUMNS = (
 TOKEN_COLUMNS = ("id", "token", "name", "user_id", "admin_id", "last_used_at", "expires_at", "created_at")
 TABLES = {"users": ACCOUNT_COLUMNS, "admins": ACCOUNT_COLUMNS, "personal_access_tokens": TOKEN_COLUMNS}
 BATCH = 5_000
+MIN_TOKEN_LENGTH = 32  # a shorter source token would be a guessable bearer token here
+USERNAME = re.compile(r"[A-Za-z0-9.+_-]+")
+PHONE = re.compile(r"\+?[0-9]{7,15}")
 
 
 class SourceError(Exception):
@@ -51,6 +58,7 @@ class Report:
     skipped: dict[str, int] = field(default_factory=lambda: {"users": 0, "admins": 0})
     conflicts: list[str] = field(default_factory=list)
     unusable_passwords: int = 0
+    costly_hashes: list[str] = field(default_factory=list)  # moved with an unusable password: they reset
     avatars_moved: int = 0
     avatars_missing: int = 0
     tokens_moved: int = 0
@@ -61,6 +69,7 @@ class Report:
             "users_moved": self.moved["users"], "admins_moved": self.moved["admins"],
             "users_skipped": self.skipped["users"], "admins_skipped": self.skipped["admins"],
             "conflicts": len(self.conflicts), "unusable_passwords": self.unusable_passwords,
+            "costly_hashes": len(self.costly_hashes),
             "avatars_moved": self.avatars_moved, "avatars_missing": self.avatars_missing,
             "tokens_moved": self.tokens_moved, "tokens_skipped": self.tokens_skipped,
         }  # fmt: skip
@@ -144,6 +153,45 @@ def password_hash(hashed: Any) -> str | None:
     return None
 
 
+TRUE, FALSE = {"true", "t", "1", "yes"}, {"false", "f", "0", "no"}
+
+
+def boolean(value: Any) -> bool | None:
+    """A source boolean, strictly: a bool, 0 or 1, or one of the usual spellings; else None."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in TRUE | FALSE:
+        return value.strip().lower() in TRUE
+    return None
+
+
+_email_validator = EmailValidator()
+
+
+def field_problems(row: dict[str, Any]) -> list[str]:
+    """What in a source account breaks the field rules of §4 (empty when it may move)."""
+    problems = []
+    username = row["username"]
+    if not isinstance(username, str) or not 3 <= len(username) <= 150 or not USERNAME.fullmatch(username):
+        problems.append("invalid username")
+    try:
+        email = row["email"]
+        if not isinstance(email, str) or '"' in email or "\\" in email or len(email) > 254:
+            raise ValidationError("invalid")
+        _email_validator(normalize_email(email))
+    except ValidationError:
+        problems.append("invalid email")
+    if row["phone"] and not (isinstance(row["phone"], str) and PHONE.fullmatch(row["phone"])):
+        problems.append("invalid phone")
+    if row["name"] is not None and (not isinstance(row["name"], str) or len(row["name"]) > 255):
+        problems.append("invalid name")
+    if boolean(row["is_active"]) is None:
+        problems.append(f"is_active is not a boolean ({row['is_active']!r})")
+    return problems
+
+
 def unusable() -> str:
     return "!" + secrets.token_urlsafe(30)  # Django's mark for "no usable password" (resets by email)
 
@@ -169,7 +217,7 @@ class Taken:
     def add(self, pk: int, username: str, email: str, phone: str | None) -> None:
         self.ids[pk] = username.lower()
         self.usernames[username.lower()] = pk
-        self.emails[email.lower()] = pk
+        self.emails[normalize_email(email)] = pk
         if phone:
             self.phones[phone] = pk
 
@@ -181,7 +229,7 @@ class Taken:
         clashes = [name for name, holder in (
             ("id", pk if pk in self.ids else None),
             ("username", self.usernames.get(username)),
-            ("email", self.emails.get((row["email"] or "").lower())),
+            ("email", self.emails.get(normalize_email(row["email"]) if isinstance(row["email"], str) else "")),
             ("phone", self.phones.get(row["phone"]) if row["phone"] else None),
         ) if holder is not None and (name == "id" or holder != pk)]  # fmt: skip
         return "move" if not clashes else f"{', '.join(clashes)} already taken here"
@@ -202,16 +250,21 @@ def import_accounts(
             report.skipped[table] += 1
             present.add(row["id"])
             continue
+        if verdict == "move" and (problems := field_problems(row)):
+            verdict = ", ".join(problems)
         if verdict != "move":
             report.conflicts.append(f"{table} id {row['id']} ({row['username']}): {verdict}")
             continue
         hashed = password_hash(row["hashed_password"])
         if hashed is None:
             report.unusable_passwords += 1
+        elif not within_bounds(hashed):
+            report.costly_hashes.append(f"{table} id {row['id']} ({row['username']})")
+            hashed = None
         account = model(
             id=row["id"], username=row["username"], name=row["name"] or row["username"],
-            email=(row["email"] or "").lower(), phone=row["phone"] or None, password=hashed or unusable(),
-            is_active=bool(row["is_active"]), failed_login_attempts=row["failed_login_attempts"] or 0,
+            email=normalize_email(row["email"]), phone=row["phone"] or None, password=hashed or unusable(),
+            is_active=boolean(row["is_active"]), failed_login_attempts=row["failed_login_attempts"] or 0,
             locked_until=aware(row["locked_until"]), deleted_at=aware(row["deleted_at"]), email_verified=verified,
             avatar=_avatar(row["avatar"], media_dir, report),
         )  # fmt: skip
@@ -290,7 +343,13 @@ def import_tokens(
         expires_at, digest = aware(row["expires_at"]), token_digest(row["token"] or "")
         owner = {"user_id": row["user_id"]} if row["user_id"] in users else None
         owner = owner or ({"admin_id": row["admin_id"]} if row["admin_id"] in admins else None)
-        if not row["token"] or owner is None or (expires_at is not None and expires_at <= now) or digest in known:
+        if (
+            not isinstance(row["token"], str)
+            or len(row["token"]) < MIN_TOKEN_LENGTH
+            or owner is None
+            or (expires_at is not None and expires_at <= now)
+            or digest in known
+        ):
             report.tokens_skipped += 1
             continue
         token = PersonalAccessToken(

@@ -159,7 +159,7 @@ AUTH_USER_MODEL = "admins.Admin"
 AUTHENTICATION_BACKENDS = ["admins.backends.AdminSiteBackend"]
 PASSWORD_MIN_LENGTH = env.int("PASSWORD_MIN_LENGTH", default=6)
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",  # new passwords, and re-hashes at login
+    "accounts.hashers.BoundedArgon2PasswordHasher",  # new passwords, and re-hashes at login
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "accounts.hashers.LegacyBCryptPasswordHasher",  # bcrypt hashes imported from the FastAPI service
 ]

@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from accounts import lockout
 from accounts import services as account_services
-from accounts.models import AbstractAccount
+from accounts.models import AbstractAccount, normalize_email
 from common import audit, ratelimit
 from common.exceptions import (
     AccountExists,
@@ -180,7 +180,7 @@ def verify_id_token(p: Provider, raw: str, *, audiences: tuple[str, ...]) -> dic
     audience = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
     if len(audience) > 1 and claims.get("azp") not in audiences:
         raise invalid
-    if not isinstance(claims["sub"], str) or not 0 < len(claims["sub"]) <= 255:
+    if not isinstance(claims["sub"], str) or not 0 < len(claims["sub"]) <= 255 or "\x00" in claims["sub"]:
         raise invalid
     return claims
 
@@ -357,18 +357,18 @@ def _refused_is_recorded(realm: Realm, p: Provider, verify: Callable[..., dict[s
 def _given_email(claims: dict[str, Any]) -> str:
     """The address as the provider gave it (an Identity shows it), within the column's length."""
     email = claims.get("email")
-    return email.strip()[:254] if isinstance(email, str) else ""
+    return email.replace("\x00", "").strip()[:254] if isinstance(email, str) else ""
 
 
 def _email_of(claims: dict[str, Any]) -> tuple[str, bool]:
     """The provider's address (lower-cased; empty unless it is a valid address), and whether it vouches for it."""
     email = claims.get("email")
-    email = email.strip().lower() if isinstance(email, str) else ""
+    email = normalize_email(email) if isinstance(email, str) else ""
     try:
         validate_email(email)
     except ValidationError:
         email = ""
-    verified = claims.get("email_verified") in (True, "true")  # some providers send a string
+    verified = claims.get("email_verified") is True or claims.get("email_verified") == "true"  # Apple: a string
     return email, verified
 
 
@@ -411,7 +411,8 @@ def _new_user(
         )
     username = _free_username(realm, str(claims.get("preferred_username") or email.partition("@")[0]))
     name = str(claims.get("name") or " ".join(filter(None, [claims.get("given_name"), claims.get("family_name")])))
-    data = {"username": username, "email": email, "name": (name.strip() or username)[:255], "password": None}
+    name = name.replace("\x00", "").strip()  # PostgreSQL text cannot hold NUL
+    data = {"username": username, "email": email, "name": (name or username)[:255], "password": None}
     try:
         return account_services.register(realm=realm, data=data, request=request, email_verified=verified)
     except Conflict as exc:  # the same person signing in twice at once

@@ -251,3 +251,24 @@ def test_profile_update_does_not_overwrite_a_concurrent_lock(user):
     update_profile(account=stale, data={"name": "New"})
     user.refresh_from_db()
     assert user.name == "New" and user.failed_login_attempts == 5 and user.locked_until == locked_until
+
+
+@pytest.mark.django_db
+class TestUnicodeAddresses:
+    """§4: addresses are stored and compared after NFKC, so one mailbox has one spelling."""
+
+    def body(self, username: str, email: str) -> dict:
+        return {"username": username, "name": "Demo", "email": email, "password": "a-long-passphrase"}
+
+    def test_a_fullwidth_letter_is_the_same_address(self, api_client):
+        assert_ok(api_client.post("/auth/register", self.body("demo7", "demo7@example.com"), format="json"), 201)
+        response = api_client.post("/auth/register", self.body("demo8", "demo7@\uff45xample.com"), format="json")
+        assert_error(response, 409, "CONFLICT")
+
+    def test_the_normalized_address_is_stored_and_signs_in(self, api_client):
+        data = assert_ok(
+            api_client.post("/auth/register", self.body("kelvin", "\u212aate@Example.com"), format="json"), 201
+        )
+        assert data["email"] == "kate@example.com"
+        login = {"username": "\uff4bate@example.com", "password": "a-long-passphrase"}
+        assert_ok(api_client.post("/auth/login", login, format="json"))

@@ -68,7 +68,7 @@ def login(client, path: str, username: str, password: str):
 class TestImport:
     def test_everything_moves_and_people_sign_in_as_before(self, api_client, tmp_path, settings):
         settings.RATE_LIMIT_ATTEMPTS = 100
-        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher",
+        settings.PASSWORD_HASHERS = ["accounts.hashers.BoundedArgon2PasswordHasher",
                                      "accounts.hashers.LegacyBCryptPasswordHasher"]  # fmt: skip
         url = source(tmp_path).sqlite(str(tmp_path / "fastapi.db"))
         out, code = run(url, "--media-dir", str(tmp_path / "uploads"))
@@ -207,3 +207,70 @@ def test_people_sign_in_through_gunicorn_with_what_they_had(tmp_path):
             assert status == 200 and "access_token" in answer["data"], answer
         status, answer = http("GET", f"{url}/users/me", headers={"Authorization": f"Bearer {LEGACY_TOKEN}"})
         assert status == 200 and answer["data"]["username"] == "alice"
+
+
+class TestUntrustedSource:
+    """The source is checked, not trusted (hardening, third round)."""
+
+    def test_values_that_break_the_field_rules_are_conflicts_and_exit_1(self, tmp_path):
+        s = Source()
+        s.account("users", 1, "bad name", argon2("a-passphrase"), email="bad@example.com")
+        s.account("users", 2, "mallory", argon2("a-passphrase"), email="not-an-address")
+        s.account("users", 3, "phoney", argon2("a-passphrase"), phone="call me")
+        s.account("users", 4, "maybe", argon2("a-passphrase"), is_active="perhaps")
+        s.account("users", 5, "okay", argon2("a-passphrase"))
+        out, code = run(s.sqlite(str(tmp_path / "fastapi.db")))
+        assert code == 1 and "conflicts: 4" in out, out
+        assert "users id 1 (bad name): invalid username" in out
+        assert "users id 2 (mallory): invalid email" in out
+        assert "users id 3 (phoney): invalid phone" in out
+        assert "users id 4 (maybe): is_active is not a boolean ('perhaps')" in out
+        assert list(User.objects.values_list("username", flat=True)) == ["okay"]
+
+    def test_booleans_are_parsed_strictly_and_addresses_normalized(self, tmp_path):
+        s = Source()
+        s.account("users", 1, "offline", argon2("a-passphrase"), is_active="false")
+        s.account("users", 2, "online", argon2("a-passphrase"), is_active="true", email="Kate@\uff45xample.com")
+        assert run(s.sqlite(str(tmp_path / "fastapi.db")))[1] == 0
+        assert not User.objects.get(username="offline").is_active
+        on = User.objects.get(username="online")
+        assert on.is_active and on.email == "kate@example.com"
+
+    def test_hashes_over_the_cost_bounds_move_without_a_usable_password(self, tmp_path, api_client, settings):
+        from passlib.hash import argon2 as passlib_argon2
+
+        settings.PASSWORD_HASHERS = ["accounts.hashers.BoundedArgon2PasswordHasher",
+                                     "accounts.hashers.LegacyBCryptPasswordHasher"]  # fmt: skip
+        costly = passlib_argon2.using(memory_cost=262_144, rounds=8).hash("slow-passphrase")
+        expensive_bcrypt = "$2b$16$" + "a" * 53
+        s = Source()
+        s.account("users", 1, "slow", costly)
+        s.account("users", 2, "slower", expensive_bcrypt)
+        s.account("users", 3, "fine", argon2("fine-passphrase"))
+        out, code = run(s.sqlite(str(tmp_path / "fastapi.db")))
+        assert code == 0 and "costly hashes: 2" in out, out
+        assert "hash over the cost bounds (moved without a usable password; resets): users id 1 (slow)" in out
+        assert not User.objects.get(username="slow").has_usable_password()
+        assert not User.objects.get(username="slower").has_usable_password()
+        assert_error(login(api_client, "/auth/login", "slow", "slow-passphrase"), 401, "INVALID_CREDENTIALS")
+        assert_ok(login(api_client, "/auth/login", "fine", "fine-passphrase"))
+
+    def test_a_malformed_stored_hash_is_a_wrong_password_not_a_500(self, api_client, settings):
+        from common.tests.factories import UserFactory
+
+        settings.PASSWORD_HASHERS = ["accounts.hashers.BoundedArgon2PasswordHasher"]
+        UserFactory(username="garbled", password="x").__class__.objects.filter(username="garbled").update(
+            password="argon2$argon2id$garbage$x"
+        )
+        assert_error(login(api_client, "/auth/login", "garbled", "anything"), 401, "INVALID_CREDENTIALS")
+
+    def test_short_tokens_are_not_carried(self, tmp_path, api_client):
+        s = Source()
+        s.account("users", 1, "alice", argon2("a-passphrase"))
+        s.token(1, "a", user_id=1)
+        s.token(2, "b" * 31, user_id=1)
+        s.token(3, "c" * 32, user_id=1)
+        out, code = run(s.sqlite(str(tmp_path / "fastapi.db")))
+        assert code == 0 and "tokens moved: 1" in out and "tokens skipped: 2" in out, out
+        assert_error(api_client.get("/users/me", **bearer("a")), 401, "INVALID_TOKEN")
+        assert_ok(api_client.get("/users/me", **bearer("c" * 32)))

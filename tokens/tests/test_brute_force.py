@@ -185,7 +185,7 @@ def test_concurrent_wrong_passwords_lose_no_increment(postgres_only):
 
 @pytest.mark.django_db
 def test_unknown_user_costs_the_same_time_as_a_wrong_password(api_client, settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]
+    settings.PASSWORD_HASHERS = ["accounts.hashers.BoundedArgon2PasswordHasher"]
     settings.RATE_LIMIT_ATTEMPTS = 1000
     account = UserFactory(password="correct-horse-battery-argon2")
     assert account.password.startswith("argon2")

@@ -18,6 +18,7 @@ from django.conf import settings
 from accounts.models import User
 from common.models import AuditEvent
 from common.realms import ADMIN
+from common.tests.factories import UserFactory
 from common.tests.utils import assert_error, assert_ok, bearer
 from tokens.models import Identity, LoginSession
 from tokens.tests.oidc_server import OidcProvider, running_provider
@@ -546,3 +547,33 @@ class TestProviderTrouble:
     def test_a_discovery_document_of_another_issuer_is_refused(self, api_client, user_case, settings, idp):
         settings.OIDC_PROVIDERS = {"test": {**WEB, "issuer": idp.issuer.replace("127.0.0.1", "localhost")}}
         assert_error(provider_redirect(api_client, user_case), 503, "SERVICE_UNAVAILABLE")
+
+
+class TestHostileClaims:
+    """Hardening, third round: claims a provider (or its signing key) may send."""
+
+    post = TestNativeFlow.post
+
+    def test_a_nul_in_sub_is_an_invalid_id_token_not_a_500(self, api_client, user_case, idp):
+        good = idp.claims("nul", "web-app", email="nul@idp.example", email_verified=True)
+        assert_error(self.post(api_client, user_case, idp.sign({**good, "sub": "a\x00b"})), 401, "INVALID_CREDENTIALS")
+        bad_address = {**good, "email": "nul@idp.example\x00"}
+        assert_error(self.post(api_client, user_case, idp.sign(bad_address)), 400, "VALIDATION_ERROR")
+        pair = assert_ok(self.post(api_client, user_case, idp.sign({**good, "name": "Nul\x00Name"})))
+        assert assert_ok(api_client.get("/users/me", **bearer(pair["access_token"])))["name"] == "NulName"
+
+    @pytest.mark.parametrize("vouched", [1, "1", "yes", "True"])
+    def test_only_true_or_the_string_true_vouches_for_an_address(self, api_client, user_case, idp, vouched):
+        UserFactory(username="kept", email="kept@example.com", email_verified=True)
+        claims = idp.claims("taker", "web-app", email="kept@example.com", email_verified=vouched)
+        assert_error(self.post(api_client, user_case, idp.sign(claims)), 409, "ACCOUNT_EXISTS")
+
+    def test_a_kelvin_sign_is_the_same_address(self, api_client, user_case, idp):
+        """NFKC: the provider's verified K-with-Kelvin-sign address is kate's, so it may not take
+        an account with an unverified address over, and links one with a verified address."""
+        kate = UserFactory(username="kate", email="kate@example.com", email_verified=False)
+        claims = idp.claims("kelvin", "web-app", email="\u212aate@example.com", email_verified=True)
+        assert_error(self.post(api_client, user_case, idp.sign(claims)), 409, "ACCOUNT_EXISTS")
+        User.objects.filter(pk=kate.pk).update(email_verified=True)
+        pair = assert_ok(self.post(api_client, user_case, idp.sign(claims)))
+        assert assert_ok(api_client.get("/users/me", **bearer(pair["access_token"])))["id"] == kate.pk

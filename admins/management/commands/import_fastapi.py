@@ -43,3 +43,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  {name.replace('_', ' ')}: {value}")
         for conflict in report.conflicts:
             self.stdout.write(f"  conflict: {conflict}")
+        for account in report.costly_hashes:
+            self.stdout.write(
+                f"  password hash over the cost bounds (moved without a usable password; resets): {account}"
+            )
