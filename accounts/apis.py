@@ -30,6 +30,7 @@ from common.permissions import (
     LOGIN_SESSION,
     AdminMfaEnrolled,
     LoginSession,
+    RecentSignIn,
     SignedIn,
     TokenCanWrite,
     require_login_session,
@@ -93,7 +94,10 @@ class OpenRegisterApi(RegisterApi):
 class MeApi(RealmApi):
     name = "Your profile"
     form_serializers = {"PUT": ProfileUpdateSerializer, "PATCH": ProfileUpdateSerializer}
-    permission_classes = [SignedIn, AdminMfaEnrolled.except_for("GET"), LoginSession.only("DELETE"), TokenCanWrite]
+    permission_classes = [
+        SignedIn, AdminMfaEnrolled.except_for("GET"), LoginSession.only("DELETE"), RecentSignIn.only("DELETE"),
+        TokenCanWrite,
+    ]  # fmt: skip
 
     def form_instance(self) -> Any:
         return self.request.user

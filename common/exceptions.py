@@ -32,6 +32,7 @@ class DomainError(Exception):
     status_code = 400
     code = "VALIDATION_ERROR"
     message = "Invalid request"
+    www_authenticate = "Bearer"  # the challenge of a 401
 
     def __init__(
         self,
@@ -60,6 +61,17 @@ class InvalidToken(DomainError):
 
 class InvalidCredentials(DomainError):
     status_code, code, message = 401, "INVALID_CREDENTIALS", "Invalid credentials"
+
+
+class ReauthenticationRequired(DomainError):
+    """A sensitive operation on a session not proven recently enough (RFC 9470's challenge)."""
+
+    status_code, code = 401, "REAUTHENTICATION_REQUIRED"
+    message = "Sign in again (or reauthenticate) to do this"
+
+    def __init__(self, max_age: int) -> None:
+        super().__init__(details={"max_age": max_age})
+        self.www_authenticate = f'Bearer error="insufficient_user_authentication", max_age={max_age}'
 
 
 class Forbidden(DomainError):
@@ -235,7 +247,7 @@ def error_response_data(exc: BaseException, request_id: str | None) -> tuple[int
         logger.error("%s (request_id=%s)", error.code, request_id, exc_info=exc)
     headers: dict[str, str] = {}
     if error.status_code == 401:
-        headers["WWW-Authenticate"] = "Bearer"
+        headers["WWW-Authenticate"] = error.www_authenticate
     if error.retry_after is not None:
         headers["Retry-After"] = str(max(1, int(error.retry_after)))
     return error.status_code, error_body(error.code, error.message, error.details), headers

@@ -39,6 +39,15 @@ def queue(*, to: str, template: str, context: dict[str, Any]) -> OutboxEmail:
     return email
 
 
+def security_notice(account: Any, change: str) -> OutboxEmail:
+    """The §11 notice that a way to sign in or a second factor changed (`change`: "A passkey was
+    added"); it goes to the account's current address."""
+    return queue(
+        to=account.email, template="security_notice",
+        context={"name": account.name, "username": account.username, "change": change},
+    )  # fmt: skip
+
+
 def _after_commit(pk: int) -> None:
     after_response(lambda: deliver(pk))
 

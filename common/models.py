@@ -107,6 +107,7 @@ class AuditEvent(models.Model):
         "passkey.clone_suspected",
         "identity.linked",
         "identity.unlinked",
+        "session.reauthenticated",
     )
 
     created_at = models.DateTimeField(default=timezone.now)

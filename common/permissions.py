@@ -10,13 +10,14 @@ A request's credential (`request.auth`) is read through two attributes only: `is
 so this module needs nothing from the app that authenticates.
 """
 
+import time
 from typing import Any, ClassVar
 
 from django.conf import settings
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
-from common.exceptions import Forbidden, MfaRequired
+from common.exceptions import Forbidden, MfaRequired, ReauthenticationRequired
 from common.realms import ADMIN
 
 
@@ -72,6 +73,19 @@ class LoginSession(Policy):
 
     def check(self, request: Request, view: Any) -> bool:
         require_login_session(request)
+        return True
+
+
+class RecentSignIn(Policy):
+    """A session proven within REAUTH_MAX_AGE_SECONDS (its `auth_time`: the login, or the last
+    POST .../auth/reauthenticate), for what a stolen access token must not do: plant a second
+    factor, mint a long-lived token, remove a way in, delete the account (401
+    REAUTHENTICATION_REQUIRED, RFC 9470). Listed after LoginSession: a PAT never gets here."""
+
+    def check(self, request: Request, view: Any) -> bool:
+        auth_time = getattr(request.auth, "auth_time", None) or 0
+        if time.time() - auth_time > settings.REAUTH_MAX_AGE_SECONDS:
+            raise ReauthenticationRequired(max_age=settings.REAUTH_MAX_AGE_SECONDS)
         return True
 
 

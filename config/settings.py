@@ -201,6 +201,7 @@ REFRESH_TOKEN_EXPIRE_DAYS = env.int("REFRESH_TOKEN_EXPIRE_DAYS", default=7)
 PAT_DEFAULT_EXPIRE_DAYS = env.int("PAT_DEFAULT_EXPIRE_DAYS", default=90)
 PAT_LAST_USED_RESOLUTION_SECONDS = 60
 ADMIN_MFA_REQUIRED = env.bool("ADMIN_MFA_REQUIRED", default=False)
+REAUTH_MAX_AGE_SECONDS = env.int("REAUTH_MAX_AGE_SECONDS", default=900)  # §27: the sensitive operations
 MFA_ISSUER = env.str("MFA_ISSUER", default=env.str("PRODUCT_NAME", default="Accounts"))
 
 # Only simplejwt's token layer is used (tokens.jwt_tokens, which gives it its backend).
@@ -239,6 +240,8 @@ if not isinstance(OIDC_PROVIDERS, dict):
 for _slug, _entry in OIDC_PROVIDERS.items():
     if not re.fullmatch(r"[a-z][a-z0-9_-]{0,63}", _slug):
         _fail(f"OIDC_PROVIDERS: {_slug!r} is not a slug (a-z first, then a-z, 0-9, - and _).")
+    if _slug in ("link", "providers", "exchange"):  # paths of their own (.../me/identities/link)
+        _fail(f"OIDC_PROVIDERS: {_slug!r} is a reserved name; choose another slug.")
     if not isinstance(_entry, dict) or not str(_entry.get("issuer", "")).startswith(("https://", "http://")):
         _fail(f"OIDC_PROVIDERS[{_slug!r}] needs an http(s) issuer.")
     if not _entry.get("client_id") or not set(_entry.get("realms") or ["user"]) <= {"user", "admin"}:

@@ -15,7 +15,7 @@ from common.apis import PublicApi, RealmApi
 from common.envelope import ok
 from common.exceptions import Conflict, NotFound
 from common.pagination import paginate
-from common.permissions import LOGIN_SESSION, LOGIN_SESSION_BEFORE_MFA
+from common.permissions import LOGIN_SESSION, LOGIN_SESSION_BEFORE_MFA, RecentSignIn
 from common.schema import PAGE_PARAMETERS, api_doc, error_envelope
 from tokens import introspection, login, mfa, oidc, passkeys, pats, sessions
 from tokens.serializers import (
@@ -44,6 +44,7 @@ from tokens.serializers import (
     PasskeySerializer,
     PasswordChangeSerializer,
     PersonalAccessTokenSerializer,
+    ReauthenticateSerializer,
     RecoveryCodesSerializer,
     RedirectUriSerializer,
     RefreshSerializer,
@@ -107,6 +108,24 @@ class MfaVerifyApi(PublicApi):
         return ok(pair, "Login successful", secret=True)
 
 
+class ReauthenticateApi(RealmApi):
+    name = "Reauthenticate"
+    form_serializers = {"POST": ReauthenticateSerializer}
+    permission_classes = LOGIN_SESSION_BEFORE_MFA
+
+    @api_doc(
+        summary="Prove this session again (password, or a TOTP or recovery code): a token pair, auth_time now",
+        request=ReauthenticateSerializer,
+        responses={200: TokenPairSerializer},
+        errors=(400, 401, 403, 415, 423, 429),
+    )
+    def post(self, request: Request) -> Response:
+        ratelimit.consume(request, "login", self.realm)
+        data = self.validated(ReauthenticateSerializer)
+        pair = login.reauthenticate(account=request.user, session_id=request.auth.session_id, **data)
+        return ok(pair, "Reauthenticated", secret=True)
+
+
 class MfaStatusApi(RealmApi):
     name = "Multi-factor authentication"
     permission_classes = LOGIN_SESSION_BEFORE_MFA
@@ -118,7 +137,7 @@ class MfaStatusApi(RealmApi):
 
 class MfaTotpApi(RealmApi):
     name = "Authenticator app"
-    permission_classes = LOGIN_SESSION_BEFORE_MFA
+    permission_classes = [*LOGIN_SESSION_BEFORE_MFA, RecentSignIn]
 
     @api_doc(
         summary="Start TOTP enrolment: a secret, its otpauth URL and QR code (409 if MFA is on)",
@@ -147,7 +166,7 @@ class MfaTotpApi(RealmApi):
 class MfaConfirmApi(RealmApi):
     name = "Confirm the authenticator app"
     form_serializers = {"POST": MfaCodeSerializer}
-    permission_classes = LOGIN_SESSION_BEFORE_MFA
+    permission_classes = [*LOGIN_SESSION_BEFORE_MFA, RecentSignIn]
 
     @api_doc(
         summary="Confirm TOTP enrolment with a code: MFA is on; 10 recovery codes, shown once",
@@ -164,7 +183,7 @@ class MfaConfirmApi(RealmApi):
 class RecoveryCodesApi(RealmApi):
     name = "Recovery codes"
     form_serializers = {"POST": CurrentPasswordSerializer}
-    permission_classes = LOGIN_SESSION_BEFORE_MFA
+    permission_classes = [*LOGIN_SESSION_BEFORE_MFA, RecentSignIn]
 
     @api_doc(
         summary="New recovery codes (needs the current password); the old ones stop working",
@@ -250,7 +269,7 @@ class PasswordApi(RealmApi):
 class TokenListApi(RealmApi):
     name = "Your personal access tokens"
     form_serializers = {"POST": CreatePersonalAccessTokenSerializer}
-    permission_classes = LOGIN_SESSION
+    permission_classes = [*LOGIN_SESSION, RecentSignIn.only("POST")]
 
     @api_doc(
         summary="List personal access tokens",
@@ -338,7 +357,7 @@ class IntrospectApi(PublicApi):
 
 class PasskeyOptionsApi(RealmApi):
     name = "Passkey registration options"
-    permission_classes = LOGIN_SESSION_BEFORE_MFA  # an admin without MFA may enrol a passkey
+    permission_classes = [*LOGIN_SESSION_BEFORE_MFA, RecentSignIn]  # an admin without MFA may enrol one
 
     @api_doc(
         summary="Options for navigator.credentials.create: a new passkey for this account",
@@ -354,7 +373,7 @@ class PasskeyListApi(RealmApi):
     name = "Your passkeys"
     passkey_page = True  # the browsable API offers "Add a passkey" here (tokens/static/tokens/passkeys.js)
     form_serializers = {"POST": PasskeyRegisterSerializer}
-    permission_classes = LOGIN_SESSION_BEFORE_MFA
+    permission_classes = [*LOGIN_SESSION_BEFORE_MFA, RecentSignIn.only("POST")]
 
     @api_doc(summary="This account's passkeys, newest first", responses={200: [PasskeySerializer]}, errors=(401, 403))
     def get(self, request: Request) -> Response:
@@ -377,7 +396,7 @@ class PasskeyListApi(RealmApi):
 class PasskeyDetailApi(RealmApi):
     name = "Passkey"
     form_serializers = {"PATCH": PasskeyRenameSerializer}
-    permission_classes = LOGIN_SESSION_BEFORE_MFA
+    permission_classes = [*LOGIN_SESSION_BEFORE_MFA, RecentSignIn.only("DELETE")]
 
     @api_doc(summary="A passkey", responses={200: PasskeySerializer}, errors=(401, 403, 404))
     def get(self, request: Request, passkey_id: str) -> Response:
@@ -469,8 +488,7 @@ class OidcCallbackApi(PublicApi):
 
     @extend_schema(
         summary="The provider sends the browser here: 302 to redirect_uri with a one-time `code`, or `error`",
-        description="`?code=` is traded at .../auth/oidc/exchange; a linking flow comes back with "
-        "`?linked=<provider>`; "
+        description="`?code=` is traded at .../auth/oidc/exchange (a linking flow's at .../me/identities/link); "
         "a refusal with `?error=<ERROR_CODE>`. A missing, used, expired or foreign `state` is 400.",
         parameters=[OpenApiParameter("state", str), OpenApiParameter("code", str), OpenApiParameter("error", str)],
         responses={**REDIRECT, **{s: OpenApiResponse(error_envelope()) for s in (400, 404)}},
@@ -542,7 +560,7 @@ class IdentityListApi(RealmApi):
 class IdentityLinkApi(RealmApi):
     name = "Link an identity provider"
     form_serializers = {"POST": RedirectUriSerializer}
-    permission_classes = LOGIN_SESSION
+    permission_classes = [*LOGIN_SESSION, RecentSignIn]
 
     @api_doc(
         summary="Link a provider: the URL to send the browser to (its callback links instead of signing in)",
@@ -561,9 +579,25 @@ class IdentityLinkApi(RealmApi):
         raise NotFound("Identity not found")
 
 
+class IdentityRedeemApi(RealmApi):
+    name = "Link an identity provider: redeem the code"
+    form_serializers = {"POST": OidcExchangeSerializer}
+    permission_classes = [*LOGIN_SESSION, RecentSignIn]
+
+    @api_doc(
+        summary="Redeem a linking flow's one-time code (only the account that began the flow can)",
+        request=OidcExchangeSerializer,
+        responses={201: IdentitySerializer},
+        errors=(400, 401, 403, 409, 415),
+    )
+    def post(self, request: Request) -> Response:
+        identity = oidc.redeem_link(request.user, self.validated(OidcExchangeSerializer)["code"])
+        return ok(IdentitySerializer.represent(identity), "Identity linked", status=201)
+
+
 class IdentityDetailApi(RealmApi):
     name = "Identity"
-    permission_classes = LOGIN_SESSION
+    permission_classes = [*LOGIN_SESSION, RecentSignIn.only("DELETE")]
 
     @api_doc(summary="Unlink an identity (409 if it is the last way to sign in)", responses={200: None},
              errors=(401, 403, 404, 409))  # fmt: skip

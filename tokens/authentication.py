@@ -22,6 +22,7 @@ class Credential:
     session_id: int | None = None
     abilities: frozenset[str] = field(default_factory=lambda: frozenset(ABILITIES))
     method: str = ""  # how the login session was proven (LoginSession.method); "" for a PAT
+    auth_time: int | None = None  # when the session was last proven (Unix seconds); None for a PAT
 
     @property
     def is_session(self) -> bool:
@@ -58,7 +59,9 @@ class RealmAuthentication(BaseAuthentication):
         found = LoginSession.objects.live_owner(self.realm, account_id=claims["sub"], id=session_id, extra=("method",))
         if found is None:
             raise InvalidToken()
-        return found[0], Credential(kind="jwt", session_id=session_id, method=found[1])
+        auth_time = claims.get("auth_time")
+        auth_time = auth_time if type(auth_time) is int else None
+        return found[0], Credential(kind="jwt", session_id=session_id, method=found[1], auth_time=auth_time)
 
     def _authenticate_pat(self, raw: str) -> tuple[AbstractAccount, Credential]:
         found = PersonalAccessToken.objects.live_owner(
@@ -88,7 +91,10 @@ class RealmSessionAuthentication(SessionAuthentication):
         if session is None:
             return None
         self.enforce_csrf(request)
-        return session.owner_in(self.realm), Credential(kind="browser", session_id=session.pk, method=session.method)
+        credential = Credential(
+            kind="browser", session_id=session.pk, method=session.method, auth_time=int(session.auth_time.timestamp())
+        )
+        return session.owner_in(self.realm), credential
 
     def authenticate_header(self, request: Request) -> str:
         return "Bearer"

@@ -93,11 +93,16 @@ class RefreshJWT(ServiceJWT):
         return refresh_lifetime()
 
 
-def encode(token_class: type[Token], *, realm: Realm, account_id: int, session_id: int) -> Token:
+def encode(
+    token_class: type[Token], *, realm: Realm, account_id: int, session_id: int, auth_time: int, amr: list[str]
+) -> Token:
+    """A token of one session; `auth_time` (Unix seconds) and `amr` say when and how it was proven."""
     token = token_class()
     token["sub"] = str(account_id)
     token[REALM_CLAIM] = realm.name
     token[SESSION_CLAIM] = session_id
+    token["auth_time"] = auth_time
+    token["amr"] = amr
     return token
 
 

@@ -89,6 +89,23 @@ def check_second_factor(account: AbstractAccount, code: str) -> None:
         raise InvalidCredentials("Invalid authentication code")
 
 
+def reauthenticate(
+    *, account: AbstractAccount, session_id: int, password: str | None = None, code: str | None = None
+) -> dict[str, Any]:
+    """Prove the current session again (§27): the password or a second-factor code, each wrong one
+    counting toward lockout; the session's `auth_time` becomes now."""
+    if code is not None:
+        check_second_factor(account, code)
+        return sessions.reauthenticate(account=account, session_id=session_id, amr=["otp"])
+    account.refresh_from_db(fields=["failed_login_attempts", "locked_until"])
+    lockout.refuse_if_locked(account)
+    if not account.check_password(password):
+        audit.record("login.failed", account=account, reason="wrong_password")
+        lockout.record_failure(account)
+        raise InvalidCredentials()
+    return sessions.reauthenticate(account=account, session_id=session_id, amr=["pwd"])
+
+
 def verify_mfa(*, realm: Realm, mfa_token: str, code: str, request: HttpRequest) -> dict[str, Any]:
     """The login's second step: a TOTP or recovery code for the challenge → the first token pair.
 

@@ -22,7 +22,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import AbstractAccount
-from common import audit
+from common import audit, mail
 from common.exceptions import Conflict, InvalidToken, ValidationFailed
 from common.net import client_ip
 from common.realms import Realm, realm_of
@@ -136,6 +136,7 @@ def confirm_totp(account: AbstractAccount, code: str) -> list[str]:
     TotpDevice.objects.filter(pk=device.pk).update(confirmed_at=timezone.now())
     _set_enabled(account, True)
     audit.record("mfa.enabled", account=account, method="totp")
+    mail.security_notice(account, "An authenticator app and recovery codes were added, and two-step sign-in turned on")
     return _new_recovery_codes(account)
 
 
@@ -148,12 +149,14 @@ def disable(account: AbstractAccount) -> None:
     _set_enabled(account, False)
     if was_enabled:
         audit.record("mfa.disabled", account=account)
+        mail.security_notice(account, "Two-step sign-in was turned off (authenticator app and recovery codes removed)")
 
 
 @transaction.atomic
 def regenerate_recovery_codes(account: AbstractAccount) -> list[str]:
     if not account.mfa_enabled:
         raise Conflict("Multi-factor authentication is not enabled")
+    mail.security_notice(account, "New recovery codes were made (the old ones no longer work)")
     return _new_recovery_codes(account)
 
 

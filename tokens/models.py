@@ -113,9 +113,13 @@ class LoginSession(AccountOwned):
     """
 
     METHODS = ("password", "mfa", "passkey", "oidc", "browser")
+    # RFC 8176 authentication method references of each way a session begins.
+    AMR = {"password": ["pwd"], "mfa": ["pwd", "otp", "mfa"], "passkey": ["hwk"], "oidc": ["fed"], "code": ["email"]}
 
     refresh_jti = models.CharField(max_length=64)
     method = models.CharField(max_length=8, default="password", help_text="How the login was proven.")
+    auth_time = models.DateTimeField(default=timezone.now, help_text="When the session was last proven.")
+    amr = models.JSONField(default=list, blank=True, help_text="How it was proven (RFC 8176).")
     refreshed_at = models.DateTimeField(null=True, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=255, blank=True, default="")

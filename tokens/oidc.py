@@ -33,7 +33,7 @@ from django.utils import timezone
 from accounts import lockout
 from accounts import services as account_services
 from accounts.models import AbstractAccount, normalize_email
-from common import audit, ratelimit
+from common import audit, mail, ratelimit
 from common.exceptions import (
     AccountExists,
     Conflict,
@@ -269,8 +269,8 @@ def with_query(url: str, **params: str) -> str:
 
 
 def callback(request: HttpRequest, realm: Realm, slug: str, params: dict[str, str]) -> str:
-    """Where to send the browser back: the frontend's redirect_uri with a one-time `code`
-    (or `linked`), or with `error=<ERROR_CODE>`. A missing, used, expired or foreign `state`
+    """Where to send the browser back: the frontend's redirect_uri with a one-time `code` (to
+    sign in, or to link), or with `error=<ERROR_CODE>`. A missing, used, expired or foreign `state`
     is 400 (there is nowhere safe to send the browser)."""
     p = provider(realm, slug)
     state = params.get("state") or ""
@@ -284,11 +284,17 @@ def callback(request: HttpRequest, realm: Realm, slug: str, params: dict[str, st
         ratelimit.consume(request, "login", realm)
         claims = _refused_is_recorded(realm, p, _redeem_code, p, params["code"], facts)
         if facts["link"] is not None:
-            account = realm.model.objects.alive().filter(pk=facts["link"]).first()
-            if account is None:
-                raise InvalidCredentials()
-            link_identity(account, p, claims)
-            return with_query(target, linked=p.slug)
+            # The identity is linked only when the account that began the flow redeems this code
+            # (POST .../me/identities/link): a victim's browser sent through an attacker's flow
+            # links nothing to the attacker's account.
+            found = _linked(realm, p, claims)
+            if found is not None and found.owner_in(realm).pk != facts["link"]:
+                raise AccountExists("This identity is linked to another account")
+            code = secrets.token_urlsafe(32)
+            kept = {"sub": claims["sub"], "email": _given_email(claims)}
+            facts = {"realm": realm.name, "account": facts["link"], "provider": p.slug, "claims": kept}
+            cache.set(f"oidc-link:{_digest(code)}", facts, CODE_SECONDS)
+            return with_query(target, code=code)
         account = resolve(request, realm, p, claims)
     except DomainError as exc:
         return with_query(target, error=exc.code)
@@ -296,6 +302,18 @@ def callback(request: HttpRequest, realm: Realm, slug: str, params: dict[str, st
     cache.set(f"oidc-code:{_digest(code)}", {"realm": realm.name, "account": account.pk, "provider": p.slug},
               CODE_SECONDS)  # fmt: skip
     return with_query(target, code=code)
+
+
+def redeem_link(account: AbstractAccount, code: str) -> Identity:
+    """The one-time code of a linking flow, redeemed by the account that began it: the identity is
+    linked (201), or 409 if another account has it. Another account's code, or a sign-in code, is
+    400 and stays unspent for its owner."""
+    realm = realm_of(account)
+    facts = _take(f"oidc-link:{_digest(code)}", {"realm": realm.name, "account": account.pk})
+    p = configured().get(facts["provider"]) if facts else None
+    if p is None:
+        raise ValidationFailed("Invalid or expired code", details={"code": ["Invalid, used or expired."]})
+    return link_identity(account, p, facts["claims"])
 
 
 def _digest(code: str) -> str:
@@ -392,8 +410,9 @@ def resolve(request: HttpRequest, realm: Realm, p: Provider, claims: dict[str, A
         if account is None:
             ratelimit.consume(request, "register", realm)
         with transaction.atomic():  # a new account is never left without its identity
+            existing = account is not None
             account = account or _new_user(request, realm, claims, email, verified)
-            identity = _link(account, p, claims)
+            identity = _link(account, p, claims, notify=existing)
     lockout.refuse_if_locked(account)
     check_allowed(account)
     identity.email, identity.last_used_at = _given_email(claims), timezone.now()
@@ -435,7 +454,7 @@ def _linked(realm: Realm, p: Provider, claims: dict[str, Any]) -> Identity | Non
     return found.select_related(realm.name).first()
 
 
-def _link(account: AbstractAccount, p: Provider, claims: dict[str, Any]) -> Identity:
+def _link(account: AbstractAccount, p: Provider, claims: dict[str, Any], *, notify: bool = True) -> Identity:
     try:
         with transaction.atomic():
             identity = Identity.objects.create(**owner_kwargs(account), provider=p.slug, subject=claims["sub"],
@@ -443,6 +462,8 @@ def _link(account: AbstractAccount, p: Provider, claims: dict[str, Any]) -> Iden
     except IntegrityError as exc:  # linked to another account at the same moment
         raise AccountExists("This identity is linked to another account") from exc
     audit.record("identity.linked", account=account, provider=p.slug, identity_id=identity.pk)
+    if notify:
+        mail.security_notice(account, f"Your {p.name} account was linked as a way to sign in")
     return identity
 
 
@@ -507,6 +528,8 @@ def unlink(account: AbstractAccount, identity_id: int) -> None:
 def delete(identity: Identity) -> None:
     """Unlink and record it (also an operator's unlinking on the admin site)."""
     audit.record("identity.unlinked", account=identity.owner, provider=identity.provider, identity_id=identity.pk)
+    name = configured()[identity.provider].name if identity.provider in configured() else identity.provider
+    mail.security_notice(identity.owner, f"Your {name} account was unlinked and no longer signs in")
     identity.delete()
 
 

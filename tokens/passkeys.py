@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from accounts import lockout
 from accounts.models import AbstractAccount
-from common import audit
+from common import audit, mail
 from common.crypto import b64url_decode, b64url_encode
 from common.exceptions import Conflict, InvalidCredentials, NotFound, ValidationFailed
 from common.realms import Realm, realm_of
@@ -166,6 +166,7 @@ def register(*, account: AbstractAccount, name: str, credential: Any, request: H
                 sign_count=verified.sign_count, name=name or "Passkey", backed_up=verified.credential_backed_up,
             )  # fmt: skip
             audit.record("passkey.added", account=account, passkey_id=passkey.pk, name=passkey.name)
+            mail.security_notice(account, f"A passkey ({passkey.name}) was added")
     except IntegrityError as exc:  # a concurrent registration of the same credential
         raise Conflict("This passkey is already registered", details={"credential": ["Already registered."]}) from exc
     return passkey
@@ -201,6 +202,7 @@ def remove(account: AbstractAccount, passkey_id: int) -> None:
 def delete(passkey: Passkey) -> None:
     """Delete and record it (also an operator's removal on the admin site, for a lost device)."""
     audit.record("passkey.removed", account=passkey.owner, passkey_id=passkey.pk, name=passkey.name)
+    mail.security_notice(passkey.owner, f"A passkey ({passkey.name}) was removed")
     passkey.delete()
 
 

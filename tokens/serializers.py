@@ -103,6 +103,18 @@ class MfaCodeSerializer(serializers.Serializer):
     code = serializers.CharField(max_length=64)
 
 
+class ReauthenticateSerializer(serializers.Serializer):
+    """The password, or a TOTP or recovery code: exactly one."""
+
+    password = PasswordField(required=False)
+    code = serializers.CharField(max_length=64, required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("password" in attrs) == ("code" in attrs):
+            raise serializers.ValidationError({"non_field_errors": ["Send either password or code."]})
+        return attrs
+
+
 class CurrentPasswordSerializer(serializers.Serializer):
     current_password = PasswordField()
 

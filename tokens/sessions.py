@@ -20,8 +20,10 @@ from tokens.models import LoginSession, PersonalAccessToken, owner_kwargs
 
 
 def _pair(realm: Realm, session: LoginSession, account_id: int) -> dict[str, Any]:
-    access = jwt_tokens.encode(jwt_tokens.AccessJWT, realm=realm, account_id=account_id, session_id=session.pk)
-    refresh = jwt_tokens.encode(jwt_tokens.RefreshJWT, realm=realm, account_id=account_id, session_id=session.pk)
+    claims = {"realm": realm, "account_id": account_id, "session_id": session.pk, "amr": session.amr}
+    claims["auth_time"] = int(session.auth_time.timestamp())
+    access = jwt_tokens.encode(jwt_tokens.AccessJWT, **claims)
+    refresh = jwt_tokens.encode(jwt_tokens.RefreshJWT, **claims)
     refresh["jti"] = session.refresh_jti
     return {
         "access_token": str(access),
@@ -37,6 +39,7 @@ def new_session(account: AbstractAccount, request: HttpRequest | None, *, method
     return LoginSession.objects.create(
         **owner_kwargs(account),
         method=method,
+        amr=LoginSession.AMR.get(method, []),
         refresh_jti=uuid.uuid4().hex,
         expires_at=timezone.now() + jwt_tokens.refresh_lifetime(),
         ip_address=client_ip(request) if request is not None else None,
@@ -53,7 +56,8 @@ def refresh(*, realm: Realm, raw_refresh: str) -> dict[str, Any]:
     """Rotate a refresh token: single use, and a reused one revokes its whole session."""
     claims = jwt_tokens.decode(jwt_tokens.RefreshJWT, raw_refresh, realm=realm)
     account_id, session_id, jti = claims["sub"], claims[jwt_tokens.SESSION_CLAIM], claims["jti"]
-    if not LoginSession.objects.live_for(realm, account_id).filter(pk=session_id).exists():
+    proven = LoginSession.objects.live_for(realm, account_id).filter(pk=session_id).values("auth_time", "amr").first()
+    if proven is None:
         raise InvalidToken()
     now = timezone.now()
     new_jti = uuid.uuid4().hex
@@ -63,7 +67,7 @@ def refresh(*, realm: Realm, raw_refresh: str) -> dict[str, Any]:
         pk=session_id, refresh_jti=jti, revoked_at__isnull=True, expires_at__gt=now
     ).update(refresh_jti=new_jti, refreshed_at=now, expires_at=now + jwt_tokens.refresh_lifetime())
     if rotated:
-        return _pair(realm, LoginSession(pk=session_id, refresh_jti=new_jti), account_id)
+        return _pair(realm, LoginSession(pk=session_id, refresh_jti=new_jti, **proven), account_id)
     # Signed by us, for this session, but no longer current: it was used before.
     if LoginSession.objects.filter(pk=session_id).exclude(refresh_jti=jti).revoke():
         owner = realm.model.objects.filter(pk=account_id).first()
@@ -84,6 +88,20 @@ def logout(*, account: AbstractAccount, session_id: int | None, raw_refresh: str
             session_ids.add(claims[jwt_tokens.SESSION_CLAIM])
     LoginSession.objects.of_account(account).filter(pk__in=session_ids).revoke()
     audit.record("logout", account=account, session_ids=sorted(i for i in session_ids if i is not None))
+
+
+@transaction.atomic
+def reauthenticate(*, account: AbstractAccount, session_id: int, amr: list[str]) -> dict[str, Any]:
+    """The session was proven again (`amr`: how): its `auth_time` is now, and a token pair of the
+    same session carries it (its refresh token stays the current one)."""
+    session = LoginSession.objects.select_for_update().of_account(account).active().filter(pk=session_id).first()
+    if session is None:
+        raise InvalidToken()
+    session.auth_time = timezone.now()
+    session.amr = sorted(set(session.amr) | set(amr))
+    session.save(update_fields=["auth_time", "amr"])
+    audit.record("session.reauthenticated", account=account, session_id=session_id, amr=amr)
+    return _pair(realm_of(account), session, account.pk)
 
 
 def live_sessions(account: AbstractAccount) -> models.QuerySet:

@@ -26,6 +26,9 @@ def build_urlpatterns(
         api_path(f"{auth_prefix}/refresh", apis.RefreshApi.as_view(**public), name=f"{name}-refresh"),
         api_path(f"{auth_prefix}/mfa/verify", apis.MfaVerifyApi.as_view(**public), name=f"{name}-mfa-verify"),
         api_path(f"{auth_prefix}/logout", apis.LogoutApi.as_view(**auth), name=f"{name}-logout"),
+        api_path(
+            f"{auth_prefix}/reauthenticate", apis.ReauthenticateApi.as_view(**auth), name=f"{name}-reauthenticate"
+        ),
         api_path(f"{auth_prefix}/logout-all", apis.LogoutAllApi.as_view(**auth), name=f"{name}-logout-all"),
         api_path(f"{me_prefix}/password", apis.PasswordApi.as_view(**auth), name=f"{name}-password"),
         api_path(f"{me_prefix}/tokens", apis.TokenListApi.as_view(**auth), name=f"{name}-tokens"),
@@ -73,6 +76,9 @@ def oidc_urlpatterns(auth_prefix: str, me_prefix: str, name: str, auth: dict, pu
         api_path(f"{oidc}/{slug}/callback", apis.OidcCallbackApi.as_view(**public), name=f"{name}-oidc-callback"),
         api_path(f"{oidc}/{slug}/token", apis.OidcTokenApi.as_view(**public), name=f"{name}-oidc-token"),
         api_path(f"{me_prefix}/identities", apis.IdentityListApi.as_view(**auth), name=f"{name}-identities"),
+        api_path(
+            f"{me_prefix}/identities/link", apis.IdentityRedeemApi.as_view(**auth), name=f"{name}-identity-redeem"
+        ),
         api_path(
             f"{me_prefix}/identities/{id_param('identity_id')}",
             apis.IdentityDetailApi.as_view(**auth),

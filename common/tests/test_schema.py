@@ -39,6 +39,8 @@ REALM_PATHS = [
     "{me}/identities",
     "{me}/identities/{{identity_id}}",
     "{me}/identities/{{provider}}",
+    "{me}/identities/link",
+    "{auth}/reauthenticate",
 ]
 USER_ID = "/admin/users/{user_id}"
 PATHS = {

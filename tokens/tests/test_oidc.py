@@ -433,7 +433,14 @@ class TestIdentities:
                                            **bearer(access)))  # fmt: skip
         assert set(answer) == {"authorize_url"} and answer["authorize_url"].startswith(idp.issuer)
         back = back_from_provider(api_client, idp, answer["authorize_url"], "linker")
-        assert back["Location"] == f"{DONE}?linked=test"
+        assert back["Location"].startswith(f"{DONE}?code=")
+        assert not Identity.objects.exists()  # nothing is linked until the account redeems the code
+        code = parse_qs(urlsplit(back["Location"]).query)["code"][0]
+        linked = assert_ok(api_client.post("/users/me/identities/link", {"code": code}, format="json",
+                                           **bearer(access)), 201)  # fmt: skip
+        assert linked["provider"] == "test" and linked["subject"] == "linker"
+        assert_error(api_client.post("/users/me/identities/link", {"code": code}, format="json", **bearer(access)),
+                     400, "VALIDATION_ERROR")  # fmt: skip
         items = assert_ok(api_client.get("/users/me/identities", **bearer(access)))
         assert len(items) == 1
         assert set(items[0]) == {"id", "provider", "subject", "email", "created_at", "last_used_at"}
@@ -547,6 +554,30 @@ class TestProviderTrouble:
     def test_a_discovery_document_of_another_issuer_is_refused(self, api_client, user_case, settings, idp):
         settings.OIDC_PROVIDERS = {"test": {**WEB, "issuer": idp.issuer.replace("127.0.0.1", "localhost")}}
         assert_error(provider_redirect(api_client, user_case), 503, "SERVICE_UNAVAILABLE")
+
+
+class TestLinkingCsrf:
+    def test_a_victim_sent_through_an_attackers_linking_flow_links_nothing_to_the_attacker(
+        self, api_client, user_case, idp
+    ):
+        """The attacker begins linking and sends the authorize_url to a victim signed in at the
+        provider: the code that comes back is the attacker's flow's, and only the account that
+        began it can redeem it, so the victim's own account redeeming it is refused, unspent."""
+        attacker, victim = user_case.make(), user_case.make()
+        attacker_access = user_case.login_pair(api_client, attacker)["access_token"]
+        victim_access = user_case.login_pair(api_client, victim)["access_token"]
+        person(idp, "victim-at-idp")
+        answer = assert_ok(api_client.post("/users/me/identities/test", {"redirect_uri": DONE}, format="json",
+                                           **bearer(attacker_access)))  # fmt: skip
+        back = back_from_provider(api_client, idp, answer["authorize_url"], "victim-at-idp")
+        code = parse_qs(urlsplit(back["Location"]).query)["code"][0]
+        response = api_client.post("/users/me/identities/link", {"code": code}, format="json", **bearer(victim_access))
+        assert_error(response, 400, "VALIDATION_ERROR")
+        assert_error(exchange(api_client, user_case, code), 400, "VALIDATION_ERROR")  # not a sign-in code
+        assert not Identity.objects.exists()
+        # the code is still the (attacker's) flow's: only that account could redeem it
+        assert_ok(api_client.post("/users/me/identities/link", {"code": code}, format="json",
+                                  **bearer(attacker_access)), 201)  # fmt: skip
 
 
 class TestHostileClaims:
