@@ -23,7 +23,7 @@ run: install .env
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed --users 20
 	$(PY) manage.py collectstatic --noinput -v0
-	$(VENV)/bin/gunicorn config.wsgi -b $(HOST):$(PORT) -w 2 --access-logfile -
+	$(VENV)/bin/gunicorn config.wsgi -b $(HOST):$(PORT) -w 2
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)

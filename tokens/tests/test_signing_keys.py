@@ -318,3 +318,17 @@ def test_a_token_checked_before_is_still_refused_once_expired(api_client, user, 
     later = timezone.now() + timezone.timedelta(minutes=settings.ACCESS_TOKEN_EXPIRE_MINUTES, seconds=5)
     with time_machine.travel(later):
         assert_error(api_client.get("/users/me", **bearer(token)), 401, "INVALID_TOKEN")
+
+
+@pytest.mark.django_db
+def test_retire_takes_a_kid_beginning_with_a_dash_as_list_prints_it(settings):
+    """About one kid in 64 begins with "-": the operator types it as `list` printed it."""
+    from django.core.management import call_command as run
+
+    settings.ALGORITHM = "ES256"
+    SigningKey.objects.create(kid="-dash-first-kid", algorithm="ES256", private_key="unused", public_jwk={})
+    run("signing_keys", "retire", "-dash-first-kid", stdout=StringIO())
+    assert SigningKey.objects.get(kid="-dash-first-kid").retired_at is not None
+    SigningKey.objects.create(kid="--double-dash", algorithm="ES256", private_key="unused", public_jwk={})
+    run("signing_keys", "retire", "--double-dash", stdout=StringIO())
+    assert SigningKey.objects.get(kid="--double-dash").retired_at is not None
