@@ -121,6 +121,12 @@ def origin_of(request: HttpRequest | None) -> str:
     """
     if settings.FRONTEND_URL:
         return settings.FRONTEND_URL.rstrip("/")
+    return own_origin(request)
+
+
+def own_origin(request: HttpRequest | None) -> str:
+    """The service's own origin: the request's host (checked against ALLOWED_HOSTS) with the port
+    the server listens on, never the port a client named in `Host`."""
     if request is None:
         return f"http://{settings.ALLOWED_HOSTS[0] if settings.ALLOWED_HOSTS else 'localhost'}"
     host, _ = split_domain_port(request.get_host())

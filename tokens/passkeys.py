@@ -57,7 +57,7 @@ def origins(request: HttpRequest) -> list[str]:
         return list(settings.WEBAUTHN_ORIGINS)
     frontend = urlsplit(settings.FRONTEND_URL)
     found = [f"{frontend.scheme}://{frontend.netloc}"] if settings.FRONTEND_URL else []
-    return [*found, f"{request.scheme}://{request.get_host()}"]
+    return [*found, mail.own_origin(request)]  # the port is the server's, not the Host header's
 
 
 def user_handle(account: AbstractAccount) -> bytes:

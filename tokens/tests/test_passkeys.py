@@ -222,3 +222,13 @@ def test_an_admin_session_begun_with_a_passkey_satisfies_admin_mfa_required(api_
 
 def _session_for(client, case, account) -> str:
     return case.login_pair(client, account)["access_token"]
+
+
+def test_without_webauthn_origins_the_host_headers_port_is_not_trusted(settings, rf):
+    """Hardening, third round: `Host: testserver:31337` does not make http://testserver:31337 an
+    accepted passkey origin; the port is the one the server listens on (as for mail links)."""
+    from tokens.passkeys import origins
+
+    settings.WEBAUTHN_ORIGINS, settings.FRONTEND_URL = [], ""
+    request = rf.get("/", HTTP_HOST="testserver:31337", SERVER_PORT="8000")
+    assert origins(request) == ["http://testserver:8000"]
