@@ -177,7 +177,9 @@ def _field_errors(detail: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, value in detail.items():
             name = "non_field_errors" if key in ("detail", "__all__") else key
-            if isinstance(value, dict):
+            if isinstance(value, dict) and value and all(str(k).isdigit() for k in value):
+                out[name] = _item_errors(value)  # a list field's items: still a list of messages (§2)
+            elif isinstance(value, dict):
                 out[name] = _field_errors(value)
             elif isinstance(value, list):
                 out[name] = [str(v) if not isinstance(v, dict) else _field_errors(v) for v in value]
@@ -187,6 +189,16 @@ def _field_errors(detail: Any) -> dict[str, Any]:
     if isinstance(detail, list):
         return {"non_field_errors": [str(v) for v in detail]}
     return {"non_field_errors": [str(detail)]}
+
+
+def _item_errors(detail: dict[Any, Any]) -> list[str]:
+    """{"0": ["Not a valid choice."]} → ["Item 1: Not a valid choice."]."""
+    messages = []
+    for index in sorted(detail, key=int):
+        value = detail[index]
+        for message in value if isinstance(value, list) else [value]:
+            messages.append(f"Item {int(index) + 1}: {message}")
+    return messages
 
 
 def _django_validation(exc: DjangoValidationError) -> DomainError:

@@ -130,6 +130,14 @@ class TestManagement:
             api_client.post("/admin/webhooks", body, format="json", **bearer(admin_token)), 400, "VALIDATION_ERROR"
         )
         assert field in details and not WebhookEndpoint.objects.exists()
+        assert isinstance(details[field], list) and all(isinstance(m, str) for m in details[field])  # §2
+
+    def test_a_bad_item_of_a_list_field_is_a_list_of_messages(self, api_client, admin_token):
+        body = {"url": "https://example.com/x", "events": ["*", "no.such.event"]}
+        details = assert_error(
+            api_client.post("/admin/webhooks", body, format="json", **bearer(admin_token)), 400, "VALIDATION_ERROR"
+        )
+        assert len(details["events"]) == 1 and details["events"][0].startswith("Item 2: ")
 
     def test_an_endpoint_of_nothing_is_404_and_users_cannot_reach_any(self, api_client, admin_token, user_token):
         assert_error(api_client.get("/admin/webhooks/999", **bearer(admin_token)), 404, "NOT_FOUND")
