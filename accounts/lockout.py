@@ -39,11 +39,14 @@ def refuse_if_locked(account: AbstractAccount) -> None:
         type(account).objects.clear_expired_lock(account.pk)
 
 
-def check_current_password(account: AbstractAccount, password: str, *, field: str = "current_password") -> None:
-    """A signed-in account re-proving its password: a wrong one counts toward lockout (423 while locked)."""
+def check_current_password(
+    account: AbstractAccount, password: str, *, field: str = "current_password", refused: Exception | None = None
+) -> None:
+    """A signed-in account re-proving its password: a wrong one counts toward lockout (423 while
+    locked) and is 400 on `field`, or `refused` when given."""
     account.refresh_from_db(fields=["failed_login_attempts", "locked_until"])
     refuse_if_locked(account)
     if not account.check_password(password):
         audit.record("login.failed", account=account, reason="wrong_password")
         record_failure(account)
-        raise ValidationFailed(details={field: ["Current password is incorrect."]})
+        raise refused or ValidationFailed(details={field: ["Current password is incorrect."]})

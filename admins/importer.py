@@ -5,8 +5,8 @@ The source is read with plain DB-API (psycopg or sqlite3); nothing is written be
 has been checked (every table and column present), and everything is written in one transaction.
 """
 
+import functools
 import hashlib
-import re
 import secrets
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -21,12 +21,13 @@ import psycopg
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.core.validators import EmailValidator
 from django.db import connection, transaction
 from django.utils import timezone
+from rest_framework import serializers
 
 from accounts.hashers import within_bounds
 from accounts.models import AbstractAccount, User, normalize_email
+from accounts.serializers import ProfileFieldsSerializer, phone_validator
 from admins.models import Admin
 from common import audit
 from common.exceptions import DomainError
@@ -42,8 +43,6 @@ TOKEN_COLUMNS = ("id", "token", "name", "user_id", "admin_id", "last_used_at", "
 TABLES = {"users": ACCOUNT_COLUMNS, "admins": ACCOUNT_COLUMNS, "personal_access_tokens": TOKEN_COLUMNS}
 BATCH = 5_000
 MIN_TOKEN_LENGTH = 32  # a shorter source token would be a guessable bearer token here
-USERNAME = re.compile(r"[A-Za-z0-9.+_-]+")
-PHONE = re.compile(r"\+?[0-9]{7,15}")
 
 
 class SourceError(Exception):
@@ -167,23 +166,29 @@ def boolean(value: Any) -> bool | None:
     return None
 
 
-_email_validator = EmailValidator()
+@functools.cache
+def _profile_fields() -> dict[str, Any]:
+    return ProfileFieldsSerializer().fields
+
+
+def _breaks(check: Callable[[Any], Any], value: Any) -> bool:
+    """True when `value` fails one of the field rules of §4 (the API's own fields and validators)."""
+    try:
+        check(value)
+    except (serializers.ValidationError, ValidationError):
+        return True
+    return False
 
 
 def field_problems(row: dict[str, Any]) -> list[str]:
     """What in a source account breaks the field rules of §4 (empty when it may move)."""
     problems = []
-    username = row["username"]
-    if not isinstance(username, str) or not 3 <= len(username) <= 150 or not USERNAME.fullmatch(username):
+    fields = _profile_fields()
+    if not isinstance(row["username"], str) or _breaks(fields["username"].run_validation, row["username"]):
         problems.append("invalid username")
-    try:
-        email = row["email"]
-        if not isinstance(email, str) or '"' in email or "\\" in email or len(email) > 254:
-            raise ValidationError("invalid")
-        _email_validator(normalize_email(email))
-    except ValidationError:
+    if not isinstance(row["email"], str) or _breaks(fields["email"].run_validation, row["email"]):
         problems.append("invalid email")
-    if row["phone"] and not (isinstance(row["phone"], str) and PHONE.fullmatch(row["phone"])):
+    if row["phone"] and (not isinstance(row["phone"], str) or _breaks(phone_validator, row["phone"])):
         problems.append("invalid phone")
     if row["name"] is not None and (not isinstance(row["name"], str) or len(row["name"]) > 255):
         problems.append("invalid name")

@@ -101,25 +101,6 @@ def _end_of_entropy_data(data: bytes, offset: int) -> int:
         return offset
 
 
-def jpeg_scans(data: bytes) -> int:
-    """The number of scans (SOS segments) of a JPEG, counted without decoding, up to one past
-    the limit: each progressive scan costs a pass over the whole image."""
-    scans, offset, size = 0, 2, len(data)
-    while offset + 4 <= size and scans <= MAX_JPEG_SCANS:
-        marker = data[offset + 1]
-        if data[offset] != 0xFF or marker == 0xD9:
-            break
-        if marker == 0xFF or 0xD0 <= marker <= 0xD7 or marker in (0x00, 0x01):
-            offset += 1 if marker == 0xFF else 2
-            continue
-        (length,) = struct.unpack(">H", data[offset + 2 : offset + 4])
-        offset += 2 + length
-        if marker == 0xDA:
-            scans += 1
-            offset = _end_of_entropy_data(data, offset)
-    return scans
-
-
 def _png_structure(data: bytes) -> tuple[int, bool]:
     chunks, ancillary, metadata, idat_chunks, idat_bytes, offset = 0, 0, 0, 0, 0, 8
     while offset + 8 <= len(data):

@@ -97,12 +97,7 @@ def reauthenticate(
     if code is not None:
         check_second_factor(account, code)
         return sessions.reauthenticate(account=account, session_id=session_id, amr=["otp"])
-    account.refresh_from_db(fields=["failed_login_attempts", "locked_until"])
-    lockout.refuse_if_locked(account)
-    if not account.check_password(password):
-        audit.record("login.failed", account=account, reason="wrong_password")
-        lockout.record_failure(account)
-        raise InvalidCredentials()
+    lockout.check_current_password(account, password, refused=InvalidCredentials())
     return sessions.reauthenticate(account=account, session_id=session_id, amr=["pwd"])
 
 

@@ -528,7 +528,8 @@ def unlink(account: AbstractAccount, identity_id: int) -> None:
 def delete(identity: Identity) -> None:
     """Unlink and record it (also an operator's unlinking on the admin site)."""
     audit.record("identity.unlinked", account=identity.owner, provider=identity.provider, identity_id=identity.pk)
-    name = configured()[identity.provider].name if identity.provider in configured() else identity.provider
+    p = configured().get(identity.provider)
+    name = p.name if p is not None else identity.provider
     mail.security_notice(identity.owner, f"Your {name} account was unlinked and no longer signs in")
     identity.delete()
 
