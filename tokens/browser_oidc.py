@@ -2,6 +2,7 @@
 the redirect flow of tokens.oidc with this service's own page as the redirect target, ending in
 a browser session (tokens.browser) instead of a token pair. MFA still asks for its code."""
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ from common.realms import Realm
 from tokens import browser, login, oidc
 from tokens.browser import safe_next
 
+BINDING = "oidc_browser"  # the cookie that binds a provider sign-in to the browser that began it
 PENDING = "oidc_pending"  # the cookie session's note of a sign-in waiting for its MFA code
 PENDING_SECONDS = 300
 
@@ -38,6 +40,11 @@ MESSAGES = {
     "SERVICE_UNAVAILABLE": "The identity provider cannot be reached. Try again later.",
     "VALIDATION_ERROR": "This sign-in expired or was already used. Start again.",
 }
+
+
+def _binding(request: HttpRequest) -> str | None:
+    value = request.COOKIES.get(BINDING, "")
+    return value if 20 <= len(value) <= 64 else None
 
 
 def message_for(code: str | None) -> str | None:
@@ -61,10 +68,17 @@ class OidcPages:
     def start(self, request: HttpRequest, provider: str) -> HttpResponse:
         target = safe_next(request, request.GET.get("next"), str(self.default_next))
         back = oidc.with_query(request.build_absolute_uri(reverse(self.complete_url)), next=target)
+        binding = _binding(request) or secrets.token_urlsafe(32)
         try:
-            return HttpResponseRedirect(oidc.authorize(request, self.realm, provider, back, trusted=True))
+            response = HttpResponseRedirect(
+                oidc.authorize(request, self.realm, provider, back, trusted=True, binding=binding)
+            )
         except DomainError as exc:
             return self.failed(exc.code)
+        # Lax: sent on the top-level redirect back from the provider, not on other sites' subrequests.
+        response.set_cookie(BINDING, binding, max_age=oidc.STATE_SECONDS, httponly=True, samesite="Lax",
+                            secure=request.is_secure())  # fmt: skip
+        return response
 
     def complete(self, request: HttpRequest) -> HttpResponse:
         target = safe_next(request, request.POST.get("next") or request.GET.get("next"), str(self.default_next))
@@ -73,7 +87,10 @@ class OidcPages:
                 return self._second_factor(request, target)
             if request.GET.get("error") or not request.GET.get("code"):
                 return self.failed(request.GET.get("error") or "VALIDATION_ERROR")
-            account, p = oidc.redeem(self.realm, request.GET["code"])
+            binding = _binding(request)
+            if binding is None:  # not the browser that began this sign-in
+                raise ValidationFailed()
+            account, p = oidc.redeem(self.realm, request.GET["code"], binding=binding)
             if self.realm.name == "admin" and settings.ADMIN_MFA_REQUIRED and not account.mfa_enabled:
                 raise MfaRequired()
             if account.mfa_enabled:

@@ -233,11 +233,13 @@ def authorize(
     *,
     link: AbstractAccount | None = None,
     trusted: bool = False,
+    binding: str | None = None,
 ) -> str:
     """The provider's authorization URL; the flow's secrets wait in the cache under its `state`.
 
     `link`: the callback links this account instead of signing in. `trusted`: redirect_uri is
-    one of this service's own pages (the login pages), not a frontend's."""
+    one of this service's own pages (the login pages), not a frontend's. `binding`: the secret of
+    the browser that began the flow; its one-time code is redeemed only with the same secret."""
     p = provider(realm, slug)
     if not trusted:
         check_redirect(redirect_uri)
@@ -245,7 +247,8 @@ def authorize(
     state, nonce, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(32), secrets.token_urlsafe(48)
     callback = callback_url(request, realm, p)
     facts = {"realm": realm.name, "provider": p.slug, "redirect_uri": redirect_uri, "callback": callback,
-             "nonce": nonce, "verifier": verifier, "link": link.pk if link is not None else None}  # fmt: skip
+             "nonce": nonce, "verifier": verifier, "link": link.pk if link is not None else None,
+             "binding": _digest(binding) if binding else None}  # fmt: skip
     cache.set(f"oidc-state:{state}", facts, STATE_SECONDS)
     extra = {"response_mode": p.response_mode} if p.response_mode != "query" else {}
     url, _ = _client(p, callback).create_authorization_url(
@@ -299,8 +302,8 @@ def callback(request: HttpRequest, realm: Realm, slug: str, params: dict[str, st
     except DomainError as exc:
         return with_query(target, error=exc.code)
     code = secrets.token_urlsafe(32)
-    cache.set(f"oidc-code:{_digest(code)}", {"realm": realm.name, "account": account.pk, "provider": p.slug},
-              CODE_SECONDS)  # fmt: skip
+    facts = {"realm": realm.name, "account": account.pk, "provider": p.slug, "binding": facts.get("binding")}
+    cache.set(f"oidc-code:{_digest(code)}", facts, CODE_SECONDS)
     return with_query(target, code=code)
 
 
@@ -484,9 +487,13 @@ def sign_in(request: HttpRequest, account: AbstractAccount, p: Provider) -> dict
     return finish(account, request, method="oidc", provider=p.slug)
 
 
-def redeem(realm: Realm, code: str) -> tuple[AbstractAccount, Provider]:
-    """The account a one-time code from the callback stands for (once, within 60 s); 400 otherwise."""
-    facts = _take(f"oidc-code:{_digest(code)}", {"realm": realm.name})
+def redeem(realm: Realm, code: str, binding: str | None = None) -> tuple[AbstractAccount, Provider]:
+    """The account a one-time code from the callback stands for (once, within 60 s); 400 otherwise.
+    A code of a flow bound to a browser (the login pages) is redeemed only with that browser's
+    secret, and an unbound one (a frontend's) only without one: another browser cannot be signed in
+    to the account whose flow made the code (login CSRF)."""
+    bound = _digest(binding) if binding else None
+    facts = _take(f"oidc-code:{_digest(code)}", {"realm": realm.name, "binding": bound})
     account = realm.model.objects.alive().filter(pk=facts["account"]).first() if facts else None
     p = configured().get(facts["provider"]) if facts else None
     if account is None or p is None:

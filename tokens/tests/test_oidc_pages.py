@@ -38,15 +38,55 @@ def configured(settings, idp):
     settings.OIDC_REDIRECT_ORIGINS = []  # the login pages need none: they come back to themselves
 
 
-def through_provider(client: Client, idp: OidcProvider, start: str, login: str):
-    """Click the provider's button, sign in there, come back: the last answer of this service."""
+def final_redirect(client: Client, idp: OidcProvider, start: str, login: str) -> str:
+    """Click the provider's button, sign in there, come back: where the callback sends the browser."""
     response = client.get(start)
     assert response.status_code == 302, response.content
     back = urlsplit(idp.log_in(response["Location"], login))
     response = client.get(back.path, dict(parse_qsl(back.query)))  # the callback
     assert response.status_code == 302
-    target = urlsplit(response["Location"])
+    return response["Location"]
+
+
+def follow(client: Client, location: str):
+    target = urlsplit(location)
     return client.get(target.path, dict(parse_qsl(target.query)))
+
+
+def through_provider(client: Client, idp: OidcProvider, start: str, login: str):
+    """The whole round trip: the last answer of this service."""
+    return follow(client, final_redirect(client, idp, start, login))
+
+
+@pytest.mark.parametrize(("start", "login", "me"), [
+    ("/api-auth/oidc/test/", "/api-auth/login/", "/users/me"),
+    ("/django-admin/oidc/staff/", "/django-admin/login/", "/admin/me"),
+])  # fmt: skip
+def test_the_final_redirect_signs_in_only_the_browser_that_began(idp, user_case, admin_case, start, login, me):
+    """Login CSRF: an attacker's finished flow, opened in a victim's browser, signs nobody in."""
+    admin_case.make(email="mallory@example.com", email_verified=True, is_staff=True)
+    idp.person("mallory", email="mallory@example.com", email_verified=True)
+    attacker = Client()
+    location = final_redirect(attacker, idp, start, "mallory")
+    victim = Client()
+    landed = follow(victim, location)
+    assert landed.status_code == 302 and landed["Location"] == f"{login}?oidc_error=VALIDATION_ERROR"
+    assert victim.get(me, HTTP_ACCEPT="application/json").status_code == 401
+    # another browser's binding cookie does not help either
+    victim.cookies["oidc_browser"] = "x" * 43
+    assert follow(victim, location)["Location"] == f"{login}?oidc_error=VALIDATION_ERROR"
+    # the code is unspent: the browser that began the flow still finishes it
+    assert follow(attacker, location).status_code == 302
+    assert attacker.get(me, HTTP_ACCEPT="application/json").status_code == 200
+
+
+def test_a_login_page_code_is_not_a_frontend_code(idp, api_client):
+    """A code bound to a browser is not exchanged through the API (nor a frontend's on the pages)."""
+    idp.person("bound", email="bound@example.com", email_verified=True)
+    location = final_redirect(Client(), idp, "/api-auth/oidc/test/", "bound")
+    code = dict(parse_qsl(urlsplit(location).query))["code"]
+    response = api_client.post("/auth/oidc/exchange", {"code": code}, format="json")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "VALIDATION_ERROR"
 
 
 class TestBrowsableApi:
