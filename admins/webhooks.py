@@ -75,16 +75,11 @@ class DeliveryListParams(serializers.Serializer):
 # --- Rules ------------------------------------------------------------------------------------
 
 
-def _changed() -> None:
-    webhooks.endpoints.invalidate()
-
-
 @transaction.atomic
 def create_endpoint(data: dict[str, Any]) -> tuple[WebhookEndpoint, str]:
     secret = webhooks.new_secret()
     endpoint = WebhookEndpoint.objects.create(**data, secret=webhooks.seal(secret))
     audit.record("webhook.created", account=_actor(), endpoint_id=endpoint.pk, url=endpoint.url)
-    transaction.on_commit(_changed)
     return endpoint, secret
 
 
@@ -94,7 +89,6 @@ def update_endpoint(endpoint: WebhookEndpoint, data: dict[str, Any]) -> WebhookE
         setattr(endpoint, field, value)
     endpoint.save(update_fields=list(data) or None)
     audit.record("webhook.updated", account=_actor(), endpoint_id=endpoint.pk, fields=sorted(data))
-    transaction.on_commit(_changed)
     return endpoint
 
 
@@ -102,7 +96,6 @@ def update_endpoint(endpoint: WebhookEndpoint, data: dict[str, Any]) -> WebhookE
 def delete_endpoint(endpoint: WebhookEndpoint) -> None:
     audit.record("webhook.deleted", account=_actor(), endpoint_id=endpoint.pk, url=endpoint.url)
     endpoint.delete()
-    transaction.on_commit(_changed)
 
 
 @transaction.atomic

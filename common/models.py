@@ -163,9 +163,10 @@ class WebhookEndpoint(models.Model):
 class WebhookDeliveryQuerySet(models.QuerySet):
     def due(self) -> "WebhookDeliveryQuerySet":
         now = timezone.now()
-        return self.filter(
-            status__in=(WebhookDelivery.PENDING, WebhookDelivery.FAILED), next_attempt_at__lte=now
-        ).filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
+        return self.filter(  # a paused endpoint's deliveries wait until it is active again
+            status__in=(WebhookDelivery.PENDING, WebhookDelivery.FAILED), next_attempt_at__lte=now,
+            endpoint__is_active=True,
+        ).filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))  # fmt: skip
 
     def claim(self, pk: int, lease: timedelta) -> bool:
         """Take one due delivery for this sender: one conditional UPDATE, so exactly one sender wins it."""

@@ -11,6 +11,7 @@ at most a few KB of an answer are read.
 """
 
 import base64
+import contextlib
 import http.client
 import ipaddress
 import json
@@ -20,7 +21,6 @@ import secrets
 import socket
 import ssl
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,7 +31,7 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from common import crypto, metrics
-from common.after_response import after_response
+from common.after_response import in_background
 from common.models import AuditEvent, WebhookDelivery, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
@@ -44,7 +44,6 @@ SCHEDULE = (  # after the first attempt fails: Standard Webhooks' retry schedule
 LEASE = timedelta(minutes=2)  # a claimed attempt is another sender's to make only after this
 PREVIOUS_SECRET_SIGNS_FOR = timedelta(hours=24)
 MAX_ANSWER_BYTES = 4096
-ENDPOINTS_TTL_SECONDS = 5.0  # how soon a process sees an endpoint made or changed by another
 EVENTS = (*AuditEvent.EVENTS, "webhook.test")
 
 
@@ -91,12 +90,24 @@ def signed_headers(endpoint: WebhookEndpoint, message_id: str, payload: str) -> 
 # --- Where a receiver may be --------------------------------------------------------------------
 
 
+# Not globally reachable, or a way into addresses that are not (IANA's special-purpose address
+# registries, beyond what this Python's ipaddress knows): carrier-grade NAT (where some clouds put
+# their metadata service), benchmarking, documentation, the 6to4 relay and prefix, NAT64, Teredo
+# and ORCHID (2001::/23), IPv4-compatible, site-local, unique-local, SRv6 SIDs.
+SPECIAL_PURPOSE = tuple(ipaddress.ip_network(n) for n in (
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24",
+    "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24",
+    "224.0.0.0/4", "240.0.0.0/4",
+    "::/96", "::ffff:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48", "100::/64", "2001::/23", "2001:db8::/32",
+    "2002::/16", "3fff::/20", "5f00::/16", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
+))  # fmt: skip
+
+
 def _public(address: str) -> bool:
-    ip = ipaddress.ip_address(address)
+    ip = ipaddress.ip_address(address.split("%", 1)[0])  # (an IPv6 zone names a local interface)
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    return not (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_unspecified or ip.is_multicast
-                or ip.is_reserved)  # fmt: skip
+    return ip.is_global and not any(ip in network for network in SPECIAL_PURPOSE if network.version == ip.version)
 
 
 def check_url(url: str) -> tuple[str, str, int, str]:
@@ -108,13 +119,21 @@ def check_url(url: str) -> tuple[str, str, int, str]:
     if not parts.hostname or parts.username or parts.password:
         raise UnsafeUrl("The URL needs a host and no user name or password.")
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        port = parts.port if parts.port is not None else (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise UnsafeUrl("The URL's port is not a port number.") from exc
+    if not 0 < port < 65536:
+        raise UnsafeUrl("The URL's port is not a port number.")
+    try:
         infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except (OSError, ValueError, UnicodeError) as exc:
         raise UnsafeUrl("The URL's host does not resolve.") from exc
     addresses = [info[4][0] for info in infos]
     if not settings.WEBHOOK_ALLOW_PRIVATE and not all(_public(address) for address in addresses):
-        raise UnsafeUrl("The URL's host resolves to a loopback, private, link-local or unspecified address.")
+        raise UnsafeUrl(
+            "The URL's host resolves to an address that is not public (loopback, private, link-local, "
+            "unspecified or another special-purpose range)."
+        )
     return parts.scheme, parts.hostname, port, addresses[0]
 
 
@@ -126,8 +145,8 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.address = address
 
     def connect(self) -> None:
-        sock = socket.create_connection((self.address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+        self.sock = _connected(self.address, self.port, self.timeout)
+        self.sock = self._context.wrap_socket(self.sock, server_hostname=self.host)
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):
@@ -136,54 +155,63 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
         self.address = address
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = _connected(self.address, self.port, self.timeout)
+
+
+class Unreachable(OSError):
+    """No connection: the same words for a closed port and a filtered one (not a port scanner)."""
+
+
+def _connected(address: str, port: int, timeout: float) -> socket.socket:
+    try:
+        return socket.create_connection((address, port), timeout)
+    except OSError as exc:
+        raise Unreachable("The receiver could not be reached.") from exc
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
-    """One POST with no redirects and a bounded answer; the status code (an OSError on failure)."""
+    """One POST with no redirects and a bounded answer; the status code (an OSError on failure).
+
+    The whole attempt, from connecting to the last byte read, has WEBHOOK_TIMEOUT seconds: a
+    watchdog shuts the socket down then, however slowly the receiver trickles its answer."""
     scheme, host, port, address = check_url(url)
     parts = urlsplit(url)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     kind = _PinnedHTTPSConnection if scheme == "https" else _PinnedHTTPConnection
     connection = kind(host, port, address, timeout=settings.WEBHOOK_TIMEOUT)
-    deadline = time.monotonic() + settings.WEBHOOK_TIMEOUT
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        if connection.sock is not None:
+            with contextlib.suppress(OSError):
+                connection.sock.shutdown(socket.SHUT_RDWR)
+
+    watchdog = threading.Timer(settings.WEBHOOK_TIMEOUT, expire)
+    watchdog.daemon = True
+    watchdog.start()
     try:
         connection.request("POST", path, body=body, headers=headers)
         response = connection.getresponse()
         read = 0
-        while read < MAX_ANSWER_BYTES and time.monotonic() < deadline:  # a never-ending answer is cut off
+        while read < MAX_ANSWER_BYTES:  # a never-ending answer is cut off
             chunk = response.read1(MAX_ANSWER_BYTES - read)
             if not chunk:
                 break
             read += len(chunk)
+        if expired.is_set():
+            raise TimeoutError("timed out")
         return response.status
+    except (OSError, http.client.HTTPException) as exc:
+        if expired.is_set() and not isinstance(exc, Unreachable):
+            raise TimeoutError(f"timed out: no whole answer within {settings.WEBHOOK_TIMEOUT:g} s") from exc
+        raise
     finally:
+        watchdog.cancel()
         connection.close()
 
 
 # --- Enqueueing, in the event's transaction ---------------------------------------------------
-
-
-class _Endpoints:
-    """Active endpoints, kept per process for ENDPOINTS_TTL_SECONDS: an event with no subscriber costs no query."""
-
-    def __init__(self) -> None:
-        self.items: list[tuple[int, list[str]]] = []
-        self.loaded_at = 0.0
-        self.lock = threading.Lock()
-
-    def invalidate(self) -> None:
-        self.loaded_at = 0.0
-
-    def subscribed(self, event: str) -> list[int]:
-        if time.monotonic() - self.loaded_at > ENDPOINTS_TTL_SECONDS:
-            with self.lock:
-                self.items = list(WebhookEndpoint.objects.filter(is_active=True).values_list("id", "events"))
-                self.loaded_at = time.monotonic()
-        return [pk for pk, events in self.items if "*" in events or event in events]
-
-
-endpoints = _Endpoints()
 
 
 def payload_of(event: str, data: dict[str, Any], at: datetime) -> str:
@@ -192,15 +220,19 @@ def payload_of(event: str, data: dict[str, Any], at: datetime) -> str:
 
 
 def enqueue(event: AuditEvent) -> None:
-    """One delivery per subscribed endpoint, in the caller's transaction: one INSERT ... SELECT for
-    all of them, which skips an endpoint deleted or paused since this process last looked (the
-    list is cached), so a stale cache can never fail the change that caused the event."""
+    """One delivery per endpoint subscribed to the event, in the event's own transaction: the
+        endpoints are read there (one small query; no per-process cache, which lost the events of an
+        endpoint made or re-activated on another process moments before), and one INSERT ... SELECT
+    stores them all."""
     from common.serializers import AuditEventSerializer
 
-    subscribed = endpoints.subscribed(event.event)
+    active = WebhookEndpoint.objects.filter(is_active=True).values_list("id", "events")
+    subscribed = [pk for pk, events in active if "*" in events or event.event in events]
     if not subscribed:
         return
     payload = payload_of(event.event, AuditEventSerializer(event).data, event.created_at)
+    # INSERT ... SELECT: an endpoint deleted by another process since the read above is skipped,
+    # not a foreign-key error that would fail the change that caused the event.
     connection = connections[WebhookDelivery.objects.db]
     quote, now = connection.ops.quote_name, connection.ops.adapt_datetimefield_value(timezone.now())
     columns = ("endpoint_id", "message_id", "event", "event_id", "payload", "status", "attempts", "next_attempt_at",
@@ -215,8 +247,8 @@ def enqueue(event: AuditEvent) -> None:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         ids = [row[0] for row in cursor.fetchall()]
-    if ids:
-        transaction.on_commit(lambda: after_response(lambda: [attempt(pk) for pk in ids]))
+    if ids:  # (if the process's backlog is full, send_pending_webhooks makes the first attempt)
+        transaction.on_commit(lambda: in_background(lambda: [attempt(pk) for pk in ids]))
 
 
 def test_delivery(endpoint: WebhookEndpoint) -> WebhookDelivery:
@@ -239,7 +271,8 @@ def attempt(pk: int, *, force: bool = False) -> bool:
     """One attempt at one due delivery (or, `force`, at any one not yet delivered); False when
     another sender has it or it is not due. The outcome is recorded, never raised."""
     if force:
-        WebhookDelivery.objects.filter(pk=pk).exclude(status=WebhookDelivery.DELIVERED).update(
+        undelivered = WebhookDelivery.objects.filter(pk=pk, endpoint__is_active=True)
+        undelivered.exclude(status=WebhookDelivery.DELIVERED).update(
             next_attempt_at=timezone.now(), claimed_until=None, status=WebhookDelivery.FAILED
         )
     if not WebhookDelivery.objects.claim(pk, LEASE):
@@ -256,7 +289,9 @@ def attempt(pk: int, *, force: bool = False) -> bool:
         error = f"Refused: {exc}"
     except crypto.Unreadable:
         error = "The endpoint's secret cannot be decrypted with this SECRET_KEY: rotate it."
-    except (OSError, http.client.HTTPException, ValueError) as exc:  # refused, reset, timed out, TLS, garbage
+    except Unreachable as exc:
+        error = str(exc)
+    except (OSError, http.client.HTTPException, ValueError) as exc:  # reset, timed out, TLS, garbage
         error = f"{type(exc).__name__}: {exc}"
     _record(delivery, status_code, error)
     return True

@@ -2,6 +2,7 @@
 deliveries, the retry schedule, the address checks, and endpoint management."""
 
 import json
+import socket
 import threading
 import time
 from datetime import timedelta
@@ -72,11 +73,9 @@ class Receiver:
 def receiver(settings):
     settings.WEBHOOK_ALLOW_HTTP = settings.WEBHOOK_ALLOW_PRIVATE = True
     settings.WEBHOOK_TIMEOUT = 1
-    webhooks.endpoints.invalidate()
     server = Receiver()
     yield server
     server.close()
-    webhooks.endpoints.invalidate()
 
 
 def create(client, token, **body) -> dict:
@@ -122,6 +121,21 @@ class TestManagement:
             ({"url": "https://[::1]/x", "events": ["*"]}, "url"),
             ({"url": "https://169.254.169.254/latest", "events": ["*"]}, "url"),
             ({"url": "https://0.0.0.0/x", "events": ["*"]}, "url"),
+            ({"url": "https://100.64.0.1/x", "events": ["*"]}, "url"),  # carrier-grade NAT
+            ({"url": "https://100.100.100.200/latest", "events": ["*"]}, "url"),  # a cloud's metadata service
+            ({"url": "https://[fec0::1]/x", "events": ["*"]}, "url"),  # site-local
+            ({"url": "https://[2002:7f00:1::1]/x", "events": ["*"]}, "url"),  # 6to4 of 127.0.0.1
+            ({"url": "https://[64:ff9b::a00:1]/x", "events": ["*"]}, "url"),  # NAT64 of 10.0.0.1
+            ({"url": "https://[::7f00:1]/x", "events": ["*"]}, "url"),  # IPv4-compatible 127.0.0.1
+            ({"url": "https://[2001::1]/x", "events": ["*"]}, "url"),  # Teredo
+            ({"url": "https://192.0.0.8/x", "events": ["*"]}, "url"),  # IETF protocol assignments
+            ({"url": "https://198.18.0.1/x", "events": ["*"]}, "url"),  # benchmarking
+            ({"url": "https://192.88.99.1/x", "events": ["*"]}, "url"),  # 6to4 relay anycast
+            ({"url": "https://224.0.0.1/x", "events": ["*"]}, "url"),  # multicast
+            ({"url": "https://[ff02::1]/x", "events": ["*"]}, "url"),
+            ({"url": "https://[3fff::1]/x", "events": ["*"]}, "url"),  # documentation
+            ({"url": "https://1.1.1.1:0/x", "events": ["*"]}, "url"),  # port 0
+            ({"url": "https://1.1.1.1:99999/x", "events": ["*"]}, "url"),
             ({"url": "http://example.com/x", "events": ["*"]}, "url"),
         ],
     )
@@ -159,26 +173,57 @@ class TestDelivery:
         delivery = WebhookDelivery.objects.get()
         assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("delivered", 1, 204)
 
-    def test_an_endpoint_deleted_by_another_process_is_skipped_not_a_failure(self, user, receiver):
-        endpoint = WebhookEndpoint.objects.create(url=receiver.url, events=["*"], secret=webhooks.seal("x"))
-        webhooks.endpoints.invalidate()
-        assert webhooks.endpoints.subscribed("account.updated") == [endpoint.pk]  # this process has it cached
-        WebhookEndpoint.objects.filter(pk=endpoint.pk).delete()  # as another process would
+    def test_an_event_reaches_the_endpoints_subscribed_when_it_happens(self, user, receiver):
+        """No per-process cache: an endpoint made, re-activated, paused or deleted (by any process)
+        just before an event counts at once."""
+        made = WebhookEndpoint.objects.create(url=receiver.url, events=["*"], secret=webhooks.seal("x"))
+        paused = WebhookEndpoint.objects.create(url=receiver.url, events=["*"], secret=webhooks.seal("x"))
         with transaction.atomic():
             audit.record("account.updated", account=user)
-        assert not WebhookDelivery.objects.exists()
+        assert set(WebhookDelivery.objects.values_list("endpoint_id", flat=True)) == {made.pk, paused.pk}
+        WebhookEndpoint.objects.filter(pk=paused.pk).update(is_active=False)
+        WebhookEndpoint.objects.filter(pk=made.pk).delete()
+        with transaction.atomic():
+            audit.record("account.blocked", account=user)
+        assert not WebhookDelivery.objects.filter(event="account.blocked").exists()
+        WebhookEndpoint.objects.filter(pk=paused.pk).update(is_active=True)
+        with transaction.atomic():
+            audit.record("account.registered", account=user)
+        assert list(
+            WebhookDelivery.objects.filter(event="account.registered").values_list("endpoint_id", flat=True)
+        ) == [paused.pk]
+
+    def test_a_paused_endpoint_is_not_called(self, user, receiver):
+        """Its waiting deliveries are neither attempted (after the response, by the command, by a
+        retry) nor lost: they go out once it is active again."""
+        from django.core.management import call_command
+
+        secret = webhooks.seal(webhooks.new_secret())
+        endpoint = WebhookEndpoint.objects.create(url=receiver.url, events=["*"], secret=secret)
+        with transaction.atomic():
+            audit.record("account.updated", account=user)
+        delivery = WebhookDelivery.objects.get()
+        endpoint.is_active = False
+        endpoint.save()
+        assert webhooks.attempt(delivery.pk) is False and webhooks.attempt(delivery.pk, force=True) is False
+        call_command("send_pending_webhooks", "--concurrency", "1", stdout=StringIO())
+        delivery.refresh_from_db()
+        assert (delivery.status, delivery.attempts, receiver.requests) == ("pending", 0, [])
+        endpoint.is_active = True
+        endpoint.save()
+        call_command("send_pending_webhooks", "--concurrency", "1", stdout=StringIO())
+        delivery.refresh_from_db()
+        assert (delivery.status, len(receiver.requests)) == ("delivered", 1)
 
     def test_a_change_that_fails_leaves_no_delivery(self, user, receiver):
         WebhookEndpoint.objects.create(url=receiver.url, events=["*"], secret=webhooks.seal(webhooks.new_secret()))
-        webhooks.endpoints.invalidate()
         with pytest.raises(RuntimeError), transaction.atomic():
             audit.record("account.updated", account=user)
             raise RuntimeError("the change failed")
         assert not WebhookDelivery.objects.exists() and receiver.requests == []
 
-    def test_an_event_costs_one_insert_per_subscribed_endpoint_and_none_without(self, user, receiver):
+    def test_an_event_costs_one_read_and_one_insert_for_all_subscribed_endpoints(self, user, receiver):
         def queries_of_one_event() -> list[str]:
-            webhooks.endpoints.subscribed("account.updated")  # the process knows the endpoints already
             with CaptureQueriesContext(connection) as captured, transaction.atomic():
                 audit.record("account.updated", account=user)
             return [q["sql"] for q in captured.captured_queries if "SAVEPOINT" not in q["sql"]]
@@ -187,7 +232,6 @@ class TestDelivery:
         for _ in range(2):
             WebhookEndpoint.objects.create(url=receiver.url, events=["account.updated"], secret=webhooks.seal("x"))
         WebhookEndpoint.objects.create(url=receiver.url, events=["login.failed"], secret=webhooks.seal("x"))
-        webhooks.endpoints.invalidate()
         with_two = queries_of_one_event()
         assert len(with_two) == len(without) + 1
         assert with_two[-1].startswith('INSERT INTO "common_webhookdelivery"')  # one INSERT for both endpoints
@@ -236,6 +280,26 @@ class TestDelivery:
         assert delivery.status == status
         assert (error is None and delivery.last_error is None) or error in delivery.last_error
         assert delivery.last_error is None or len(delivery.last_error) <= 300
+
+    def test_a_closed_port_and_a_filtered_one_read_alike(self, api_client, admin_token, receiver, settings):
+        """last_error is not a port scanner: refused and unanswered connections are one message."""
+        closed = socket.create_server(("127.0.0.1", 0))
+        closed_port = closed.getsockname()[1]
+        closed.close()  # nothing listens there now: the connection is refused at once
+        # A full accept queue makes Linux drop further SYNs, as a firewall that filters the port does.
+        filtered = socket.create_server(("127.0.0.1", 0), backlog=0)
+        filtered_port = filtered.getsockname()[1]
+        queued = [socket.create_connection(("127.0.0.1", filtered_port), timeout=2)]
+        errors = []
+        try:
+            for port in (closed_port, filtered_port):
+                endpoint = WebhookEndpoint.objects.create(url=f"http://127.0.0.1:{port}/x", events=["*"],
+                                                          secret=webhooks.seal(webhooks.new_secret()))  # fmt: skip
+                errors.append(webhooks.test_delivery(endpoint).last_error)
+        finally:
+            for sock in (*queued, filtered):
+                sock.close()
+        assert errors == ["The receiver could not be reached."] * 2
 
     def test_a_private_address_is_refused_at_attempt_time_too(self, api_client, admin_token, receiver, settings):
         create(api_client, admin_token, url=receiver.url, events=["*"])
