@@ -16,13 +16,32 @@ from common.realms import realm_or_none
 logger = logging.getLogger("access")  # the access log: one line per request, whatever app served it
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # C0, DEL, C1 (U+0085 too), line/paragraph
 
 
 def escape_control(text: str) -> str:
     r"""Control characters as escapes (`\n` -> `\x0a`): a value a client chose (a path with
     %0A in it) cannot start a forged line of the text log."""
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def _escaped(ch: str) -> str:
+    if ch in '"\\':
+        return "\\" + ch
+    if ch.isprintable() or ch == " ":
+        return ch
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def logfmt(value: object) -> str:
+    r"""One value of a logfmt line: bare when it is plain, else in double quotes with `"` and `\`
+    escaped and anything unprintable as `\xNN`/`\uNNNN`, so that no value (a path with spaces,
+    `=`, quotes, a literal `\x0a` or U+0085 in it) can read as a field or a line of its own."""
+    text = "null" if value is None else str(value)
+    if text and all(ch.isprintable() and ch not in ' ="\\' for ch in text):
+        return text
+    return '"' + "".join(map(_escaped, text)) + '"'
 
 
 class TextFormatter(logging.Formatter):
@@ -89,5 +108,5 @@ class AccessLogMiddleware:
             "realm": realm,
             "account_id": account_id,
         }
-        logger.info(" ".join(f"{key}={value}" for key, value in fields.items()), extra=fields)
+        logger.info(" ".join(f"{key}={logfmt(value)}" for key, value in fields.items()), extra=fields)
         return response

@@ -4,6 +4,7 @@ log, the 500 log line. Each test failed on the code before the fix."""
 import base64
 import json
 import logging
+import shlex
 
 import pytest
 from django.test import Client
@@ -110,3 +111,31 @@ def test_an_unhandled_error_outside_drf_logs_its_traceback_and_request_id(monkey
     assert assert_error(response, 500, "INTERNAL_ERROR") == {"request_id": "trace-media-500"}
     [record] = [r for r in caplog.records if "trace-media-500" in r.getMessage()]
     assert record.exc_info is not None and "media exploded" in str(record.exc_info[1])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("path", "logged"),
+    [
+        ("/x%20status=200%20client_ip=10.6.6.6%20realm=admin", 'path="/x status=200 client_ip=10.6.6.6 realm=admin"'),
+        ("/x%5cx0a", 'path="/x\\\\x0a"'),  # a literal backslash is doubled: it never reads as an escape
+        ("/x%0Ay", 'path="/x\\x0ay"'),
+        ("/x%C2%85y", 'path="/x\\x85y"'),  # U+0085 (NEXT LINE) is escaped, not written raw
+        ("/x%E2%80%A8y", 'path="/x\\u2028y"'),
+        ("/x%22y", 'path="/x\\"y"'),
+        ("/plain-path", "path=/plain-path"),
+    ],
+)
+def test_a_path_cannot_forge_a_field_of_the_text_access_log(caplog, path, logged):
+    """The access line is logfmt: a value with a space, `=`, a quote, a backslash or anything
+    unprintable is quoted and escaped, so it cannot look like a field (or a line) of its own."""
+    with caplog.at_level(logging.INFO, logger="access"):
+        Client().get(path, REMOTE_ADDR="192.0.2.7")
+    [record] = [r for r in caplog.records if r.name == "access"]
+    line = TextFormatter("%(message)s").format(record)
+    fields = shlex.split(line)  # logfmt's quoting is the shell's, for these values
+    assert f" {logged} " in f" {line} "
+    assert [f.split("=", 1)[0] for f in fields] == [
+        "method", "path", "status", "duration_ms", "client_ip", "realm", "account_id"
+    ]  # fmt: skip
+    assert "client_ip=192.0.2.7" in line and "\x85" not in line and "\n" not in line
