@@ -49,13 +49,46 @@ class KeyStoreBackend(TokenBackend):
             **({"aud": self.audience} if self.audience else {}),
             **({"iss": self.issuer} if self.issuer else {}),
         }
-        return jwt.encode(claims, key.private, algorithm=self.algorithm, headers={"kid": key.kid})
+        token = jwt.encode(claims, key.private, algorithm=self.algorithm, headers={"kid": key.kid})
+        return _low_s(token) if self.algorithm == "ES256" else token
+
+    def decode(self, token: Any, verify: bool = True) -> dict[str, Any]:
+        if verify and self.algorithm == "ES256" and not _is_low_s(token):
+            raise TokenBackendError("Token is invalid")  # (r, n - s) also verifies: only one form is ours
+        return super().decode(token, verify)
 
     def get_verifying_key(self, token: Any) -> Any:
         entry = signing_keys.store.verifying(jwt.get_unverified_header(token).get("kid"))
         if entry is None:
             raise TokenBackendError("Unknown or retired signing key")
         return entry.public
+
+
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+def _signature(token: str) -> tuple[str, int, int] | None:
+    """(signing input, r, s) of a compact ES256 token; None if it has no 64-byte signature."""
+    head, _, signature = str(token).rpartition(".")
+    try:
+        raw = jwt.utils.base64url_decode(signature)
+    except (ValueError, TypeError):
+        return None
+    return (head, int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")) if len(raw) == 64 else None
+
+
+def _low_s(token: str) -> str:
+    """The token with its ECDSA signature in the canonical low-S form (s <= n/2), as ours always are."""
+    head, r, s = _signature(token)
+    if s <= P256_ORDER // 2:
+        return token
+    raw = r.to_bytes(32, "big") + (P256_ORDER - s).to_bytes(32, "big")
+    return f"{head}.{jwt.utils.base64url_encode(raw).decode()}"
+
+
+def _is_low_s(token: Any) -> bool:
+    found = _signature(token)
+    return found is None or found[2] <= P256_ORDER // 2  # (no signature at all fails verification anyway)
 
 
 @functools.cache

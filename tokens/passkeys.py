@@ -37,6 +37,7 @@ from tokens.models import Passkey, owner_kwargs, ways_in
 CHALLENGE_SECONDS = 300
 ALGORITHMS = (-7, -8, -257)  # COSE: ECDSA with SHA-256, EdDSA, RSASSA-PKCS1-v1_5 with SHA-256
 MAX_CREDENTIAL_JSON = 16_384  # far above any real attestation; a CBOR bomb never reaches the parser
+MIN_RSA_BITS, MAX_RSA_BITS = 2048, 4096
 
 
 # --- The relying party ------------------------------------------------------------------------
@@ -107,6 +108,24 @@ def _credential(raw: Any) -> dict[str, Any]:
 # --- Registration -------------------------------------------------------------------------------
 
 
+def _bounded_key(data: dict[str, Any]) -> bool:
+    """Whether the new credential's public key is of a sane size: an RSA modulus of 2048 to 4096
+    bits with a small exponent (a 64,000-bit key would make every sign-in slow, and a weak one
+    is no protection). Checked before any signature is verified with it."""
+    from webauthn.helpers import decode_credential_public_key, parse_attestation_object
+    from webauthn.helpers.decode_credential_public_key import DecodedRSAPublicKey
+
+    attested = parse_attestation_object(b64url_decode(data["response"]["attestationObject"]))
+    found = attested.auth_data.attested_credential_data
+    if found is None:
+        return False
+    key = decode_credential_public_key(found.credential_public_key)
+    if isinstance(key, DecodedRSAPublicKey):
+        bits, exponent = int.from_bytes(key.n, "big").bit_length(), int.from_bytes(key.e, "big")
+        return MIN_RSA_BITS <= bits <= MAX_RSA_BITS and 3 <= exponent < 2**32
+    return True
+
+
 def registration_options(account: AbstractAccount, request: HttpRequest) -> dict[str, Any]:
     from webauthn import generate_registration_options, options_to_json
     from webauthn.helpers.structs import (
@@ -150,6 +169,8 @@ def register(*, account: AbstractAccount, name: str, credential: Any, request: H
     if facts != {"purpose": "register", "realm": realm_of(account).name, "account_id": account.pk}:
         raise refused
     try:
+        if not _bounded_key(data):
+            raise refused
         verified = verify_registration_response(
             credential=data, expected_challenge=challenge, expected_rp_id=rp_id(request),
             expected_origin=origins(request), require_user_verification=True, supported_pub_key_algs=_algorithms(),
@@ -225,7 +246,6 @@ def verify_login(*, realm: Realm, credential: Any, request: HttpRequest) -> Abst
     """The account an assertion proves, with every rule of a password login but the password and
     the second factor; 401 INVALID_CREDENTIALS for anything that does not verify."""
     from webauthn import verify_authentication_response
-    from webauthn.helpers import parse_authenticator_data
     from webauthn.helpers.exceptions import InvalidAuthenticationResponse, WebAuthnException
 
     try:
@@ -245,18 +265,18 @@ def verify_login(*, realm: Realm, credential: Any, request: HttpRequest) -> Abst
     try:
         if handle and b64url_decode(handle) != user_handle(account):
             raise InvalidCredentials("Invalid passkey")
-        presented = parse_authenticator_data(b64url_decode(data["response"]["authenticatorData"])).sign_count
-        if (presented or passkey.sign_count) and presented <= passkey.sign_count:
-            audit.record("passkey.clone_suspected", account=account, passkey_id=passkey.pk,
-                         stored=passkey.sign_count, presented=presented)  # fmt: skip
-            raise InvalidCredentials("Invalid passkey")
-        verified = verify_authentication_response(
+        verified = verify_authentication_response(  # the signature first: the counter of a forgery means nothing
             credential=data, expected_challenge=redeemed[0], expected_rp_id=rp_id(request),
             expected_origin=origins(request), credential_public_key=bytes(passkey.public_key),
-            credential_current_sign_count=passkey.sign_count, require_user_verification=True,
+            credential_current_sign_count=0, require_user_verification=True,
         )  # fmt: skip
     except (InvalidAuthenticationResponse, WebAuthnException, ValueError, KeyError, TypeError) as exc:
         raise InvalidCredentials("Invalid passkey") from exc
+    presented = verified.new_sign_count
+    if (presented or passkey.sign_count) and presented <= passkey.sign_count:  # a genuine signature, an old counter
+        audit.record("passkey.clone_suspected", account=account, passkey_id=passkey.pk,
+                     stored=passkey.sign_count, presented=presented)  # fmt: skip
+        raise InvalidCredentials("Invalid passkey")
     Passkey.objects.filter(pk=passkey.pk).update(sign_count=verified.new_sign_count, last_used_at=timezone.now())
     check_allowed(account)  # the password login's remaining rules: active, verified address
     return account

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import cbor2
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 UP, UV, AT = 0x01, 0x04, 0x40
 
@@ -35,6 +35,9 @@ class Authenticator:
     def cose_key(self) -> bytes:
         numbers = self.key.public_key().public_numbers()
         return cbor2.dumps({1: 2, 3: -7, -1: 1, -2: numbers.x.to_bytes(32, "big"), -3: numbers.y.to_bytes(32, "big")})
+
+    def sign(self, data: bytes) -> bytes:
+        return self.key.sign(data, ec.ECDSA(hashes.SHA256()))
 
     def auth_data(self, flags: int, attested: bool = False) -> bytes:
         data = hashlib.sha256(self.rp_id.encode()).digest() + bytes([flags]) + struct.pack(">I", self.sign_count)
@@ -64,10 +67,28 @@ class Authenticator:
             self.sign_count += 1
         auth_data = self.auth_data(flags)
         client_data = self.client_data("webauthn.get", options, origin)
-        signature = self.key.sign(auth_data + hashlib.sha256(client_data).digest(), ec.ECDSA(hashes.SHA256()))
+        signature = self.sign(auth_data + hashlib.sha256(client_data).digest())
         return {
             "id": b64url(self.credential_id), "rawId": b64url(self.credential_id), "type": "public-key",
             "response": {"clientDataJSON": b64url(client_data), "authenticatorData": b64url(auth_data),
                          "signature": b64url(signature), "userHandle": b64url(self.user_handle)},
             "clientExtensionResults": {}, "authenticatorAttachment": "platform",
         }  # fmt: skip
+
+
+@dataclass
+class RsaAuthenticator(Authenticator):
+    """An RS256 authenticator (as Windows Hello is); `modulus_bits` alone fakes a public key of
+    that size (nothing is signed at registration with attestation "none")."""
+
+    key: rsa.RSAPrivateKey = field(default_factory=lambda: rsa.generate_private_key(65537, 2048))
+    modulus_bits: int | None = None
+
+    def cose_key(self) -> bytes:
+        numbers = self.key.public_key().public_numbers()
+        n = numbers.n if self.modulus_bits is None else (1 << (self.modulus_bits - 1)) | 1
+        return cbor2.dumps({1: 3, 3: -257, -1: n.to_bytes((n.bit_length() + 7) // 8, "big"),
+                            -2: numbers.e.to_bytes(3, "big")})  # fmt: skip
+
+    def sign(self, data: bytes) -> bytes:
+        return self.key.sign(data, padding.PKCS1v15(), hashes.SHA256())

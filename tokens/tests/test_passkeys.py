@@ -8,7 +8,7 @@ import pytest
 from common.models import AuditEvent
 from common.tests.utils import assert_error, assert_ok, bearer
 from tokens.models import LoginSession, Passkey
-from tokens.tests.authenticator import UP, Authenticator, b64url
+from tokens.tests.authenticator import UP, Authenticator, RsaAuthenticator, b64url
 
 pytestmark = pytest.mark.django_db
 
@@ -118,6 +118,38 @@ class TestRegistration:
         body = {"credential": authenticator.create(options)}
         assert_error(api_client.post(f"{realm_case.me}/passkeys", body, format="json", **bearer(second)), 409,
                      "CONFLICT")  # fmt: skip
+
+
+class TestKeys:
+    def test_an_rsa_passkey_of_a_usual_size_registers_and_signs_in(self, api_client, realm_case):
+        access = _session_for(api_client, realm_case, realm_case.make())
+        authenticator = RsaAuthenticator()
+        enrol(api_client, realm_case, access, authenticator)
+        assert_ok(sign_in(api_client, realm_case, authenticator))
+
+    @pytest.mark.parametrize("bits", [64_000, 8192, 1024])
+    def test_an_rsa_key_too_large_or_too_weak_is_refused(self, api_client, realm_case, bits):
+        access = _session_for(api_client, realm_case, realm_case.make())
+        options = assert_ok(api_client.post(f"{realm_case.me}/passkeys/options", **bearer(access)))
+        body = {"name": "Huge", "credential": RsaAuthenticator(modulus_bits=bits).create(options)}
+        response = api_client.post(f"{realm_case.me}/passkeys", body, format="json", **bearer(access))
+        assert assert_error(response, 400, "VALIDATION_ERROR") == {
+            "credential": ["This passkey response is not valid."]
+        }
+        assert not Passkey.objects.exists()
+
+    def test_a_forged_assertion_is_refused_before_its_counter_is_judged(self, api_client, realm_case, settings):
+        """Another key with the victim's credential id and counter 0: refused as invalid, and not
+        recorded as a clone of the victim's passkey (nor sent to webhooks)."""
+        account = realm_case.make()
+        access = _session_for(api_client, realm_case, account)
+        authenticator = Authenticator()
+        enrol(api_client, realm_case, access, authenticator)
+        assert_ok(sign_in(api_client, realm_case, authenticator))
+        forger = Authenticator(credential_id=authenticator.credential_id, user_handle=authenticator.user_handle)
+        assert_error(sign_in(api_client, realm_case, forger, count_up=False), 401, "INVALID_CREDENTIALS")
+        assert not AuditEvent.objects.filter(event="passkey.clone_suspected").exists()
+        assert Passkey.objects.get().sign_count == 1
 
 
 class TestLogin:

@@ -170,6 +170,26 @@ class TestRefusals:
         confused = (header + b"." + body + b"." + signature).decode()  # HMAC keyed with the public key
         assert_error(api_client.get("/users/me", **bearer(confused)), 401, "INVALID_TOKEN")
 
+    def test_tokens_are_low_s_and_the_high_s_twin_of_a_good_token_is_401(self, api_client, user, login, settings):
+        """ECDSA signatures are malleable: (r, n - s) verifies too. Ours are always low-S, and the
+        other form of a genuine token is refused, so one token has one spelling."""
+        from tokens.jwt_tokens import P256_ORDER
+        from tokens.sessions import open_session
+
+        settings.ALGORITHM = "ES256"
+        for _ in range(8):  # random signatures: about half would be high-S unless normalized
+            good = open_session(user, None)["access_token"]
+            head, _, signature = good.rpartition(".")
+            raw = jwt.utils.base64url_decode(signature)
+            r, s = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
+            assert s <= P256_ORDER // 2
+            twin_raw = r.to_bytes(32, "big") + (P256_ORDER - s).to_bytes(32, "big")
+            twin = f"{head}.{jwt.utils.base64url_encode(twin_raw).decode()}"
+            public = jwt.PyJWKSet.from_dict(jwks(api_client)).keys[0].key
+            jwt.decode(twin, public, algorithms=["ES256"], options={"verify_aud": False})  # the library takes it
+            assert_error(api_client.get("/users/me", **bearer(twin)), 401, "INVALID_TOKEN")
+            assert_ok(api_client.get("/users/me", **bearer(good)))
+
     @pytest.mark.parametrize("algorithm", ["HS256", "ES256"])
     def test_issuer_and_audience_are_set_and_required(self, api_client, user, login, settings, algorithm):
         settings.ALGORITHM = algorithm
