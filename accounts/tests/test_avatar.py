@@ -295,29 +295,56 @@ def test_an_unusable_upload_folder_is_a_clean_503_and_creates_nothing(api_client
 
 @pytest.mark.gunicorn
 @pytest.mark.django_db(transaction=True)
-def test_two_concurrent_scan_bombs_leave_both_workers_serving():
-    """The upload that killed a worker: two at once, then /health, on real gunicorn workers."""
+@pytest.mark.parametrize(
+    ("make", "filename", "content_type"),
+    [
+        (hostile_images.jpeg_scan_bomb, "a.jpg", "image/jpeg"),
+        (hostile_images.jpeg_segment_flood, "a.jpg", "image/jpeg"),  # empty APP5 segments
+        (hostile_images.png_chunk_flood, "a.png", "image/png"),  # ancillary chunks
+        (hostile_images.png_idat_fragments, "a.png", "image/png"),
+    ],
+)
+def test_two_concurrent_hostile_uploads_leave_both_workers_serving(make, filename, content_type):
+    """The uploads that held or killed workers: two at once on real gunicorn workers, with /health
+    answering within a second throughout."""
+    import threading
+    import time
     import uuid
 
     from common.tests.utils import gunicorn, http, run_concurrently
 
-    bomb = hostile_images.jpeg_scan_bomb()
+    hostile = make()
 
-    def upload_bomb(i: int) -> int:
+    def upload(i: int) -> int:
         boundary = uuid.uuid4().hex
         fields = {"username": f"bomb{i}", "name": "Bomb", "email": f"bomb{i}@example.com", "password": "a-long-pass"}
         parts = [
             f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n' for k, v in fields.items()
         ]
         head = "".join(parts) + (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="avatar"; filename="a.jpg"\r\n'
-            "Content-Type: image/jpeg\r\n\r\n"
+            f'--{boundary}\r\nContent-Disposition: form-data; name="avatar"; filename="{filename}"\r\n'
+            f"Content-Type: {content_type}\r\n\r\n"
         )
-        body = head.encode() + bomb + f"\r\n--{boundary}--\r\n".encode()
+        body = head.encode() + hostile + f"\r\n--{boundary}--\r\n".encode()
         headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
         return http("POST", f"{url}/auth/register", body, headers)[0]
 
     with gunicorn(workers=2) as url:
-        assert run_concurrently(upload_bomb, 2) == [400, 400]
-        assert http("GET", f"{url}/health")[0] == 200
+        done, slowest, statuses = threading.Event(), [0.0], set()
+
+        def watch() -> None:
+            while not done.is_set():
+                started = time.monotonic()
+                statuses.add(http("GET", f"{url}/health")[0])
+                slowest[0] = max(slowest[0], time.monotonic() - started)
+                time.sleep(0.05)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            assert run_concurrently(upload, 2) == [400, 400]
+        finally:
+            done.set()
+            watcher.join()
+        assert statuses == {200} and slowest[0] < 1, f"/health: {statuses}, {slowest[0]:.2f} s"
     assert not User.objects.filter(username__startswith="bomb").exists()
