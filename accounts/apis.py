@@ -34,6 +34,7 @@ from common.permissions import (
     SignedIn,
     TokenCanWrite,
     require_login_session,
+    requiring,
 )
 from common.realms import Realm
 from common.schema import PAGE_PARAMETERS, api_doc
@@ -57,6 +58,7 @@ def limit_mail(request: Request, realm: Realm, *, scope: str, address: str) -> N
 
 
 class RegisterApi(RealmApi):
+    account_serializer: type[AccountSerializer] = AccountSerializer  # the admin realm's shows its grants
     name = "Register an account"
     form_serializers = {"POST": RegisterSerializer}
 
@@ -74,16 +76,15 @@ class RegisterApi(RealmApi):
         limit_avatar_uploads(request, self.realm, None)
         data = self.validated(RegisterSerializer, context={"model": self.realm.model})
         account = services.register(realm=self.realm, data=data, request=request)
-        return ok(
-            AccountSerializer.represent(account, self.context()), f"{self.realm.title} registered successfully", 201
-        )
+        shown = self.account_serializer.represent(account, self.context())
+        return ok(shown, f"{self.realm.title} registered successfully", 201)
 
 
 class AdminRegisterApi(RegisterApi):
     """Admin registration is never open: an admin with a login session (an account made by a
     token would outlive it)."""
 
-    permission_classes = LOGIN_SESSION
+    permission_classes = requiring("admins.add_admin", base=LOGIN_SESSION)
 
 
 class OpenRegisterApi(RegisterApi):
@@ -92,6 +93,7 @@ class OpenRegisterApi(RegisterApi):
 
 
 class MeApi(RealmApi):
+    account_serializer: type[AccountSerializer] = AccountSerializer  # the admin realm's shows its grants
     name = "Your profile"
     form_serializers = {"PUT": ProfileUpdateSerializer, "PATCH": ProfileUpdateSerializer}
     permission_classes = [
@@ -104,7 +106,7 @@ class MeApi(RealmApi):
 
     @api_doc(summary="The authenticated account", responses={200: AccountSerializer}, errors=(401,))
     def get(self, request: Request) -> Response:
-        return ok(AccountSerializer.represent(request.user, self.context()), "Profile retrieved")
+        return ok(self.account_serializer.represent(request.user, self.context()), "Profile retrieved")
 
     @api_doc(
         summary="Update the profile (partial for PUT and PATCH)",
@@ -127,7 +129,7 @@ class MeApi(RealmApi):
                 raise ValidationFailed(details={"current_password": ["Required to change the email address."]})
             lockout.check_current_password(account, data["current_password"])
         account = services.update_profile(account=account, data=data, request=request, email_pending=True)
-        return ok(AccountSerializer.represent(account, self.context()), "Profile updated")
+        return ok(self.account_serializer.represent(account, self.context()), "Profile updated")
 
     patch = put
 
@@ -138,12 +140,13 @@ class MeApi(RealmApi):
 
 
 class MeAvatarApi(RealmApi):
+    account_serializer: type[AccountSerializer] = AccountSerializer  # the admin realm's shows its grants
     name = "Your avatar"
 
     @api_doc(summary="Remove the avatar", responses={200: AccountSerializer}, errors=(401, 403))
     def delete(self, request: Request) -> Response:
         account = services.remove_avatar(request.user)
-        return ok(AccountSerializer.represent(account, self.context()), "Avatar deleted")
+        return ok(self.account_serializer.represent(account, self.context()), "Avatar deleted")
 
 
 class VerifyEmailApi(PublicApi):

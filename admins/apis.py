@@ -16,6 +16,7 @@ from common.apis import RealmApi
 from common.envelope import ok
 from common.models import AuditEvent
 from common.pagination import paginate
+from common.permissions import requiring
 from common.realms import ADMIN, REALMS
 from common.schema import PAGE_PARAMETERS, api_doc
 from common.serializers import AuditEventSerializer, AuditFilterSerializer
@@ -43,6 +44,7 @@ TAGS = ["admin users"]
 
 
 class UserListApi(AdminApi):
+    permission_classes = requiring("accounts.view_user")
     name = "Users"
 
     @api_doc(
@@ -67,6 +69,8 @@ class UserListApi(AdminApi):
 
 
 class UserDetailApi(AdminApi):
+    permission_classes = requiring(GET="accounts.view_user", PUT="accounts.change_user", PATCH="accounts.change_user",
+                                   DELETE="accounts.delete_user")  # fmt: skip
     name = "User"
     form_serializers = {"PUT": ManagedUserUpdateSerializer, "PATCH": ManagedUserUpdateSerializer}
 
@@ -105,6 +109,7 @@ class UserDetailApi(AdminApi):
 class UserActionApi(AdminApi):
     """PATCH /admin/users/{id}/<action>."""
 
+    permission_classes = requiring("accounts.change_user")
     name = "User action"
     operation: Callable[[User], User] | None = None  # set by as_view(operation=...)
     message = ""
@@ -123,6 +128,7 @@ class UserActionApi(AdminApi):
 
 
 class UserSessionsApi(AdminApi):
+    permission_classes = requiring(GET="accounts.view_user", DELETE="accounts.change_user")
     name = "User's sessions"
 
     @api_doc(
@@ -144,6 +150,7 @@ class UserSessionsApi(AdminApi):
 
 
 class UserTokensApi(AdminApi):
+    permission_classes = requiring("accounts.view_user")
     name = "User's personal access tokens"
 
     @api_doc(
@@ -160,6 +167,7 @@ class UserTokensApi(AdminApi):
 
 
 class UserTokenDetailApi(AdminApi):
+    permission_classes = requiring("accounts.change_user")
     name = "User's personal access token"
 
     @api_doc(summary="Revoke a user's personal access token", responses={200: None}, errors=(401, 403, 404), tags=TAGS)
@@ -169,6 +177,7 @@ class UserTokenDetailApi(AdminApi):
 
 
 class UserIdentitiesApi(AdminApi):
+    permission_classes = requiring("accounts.view_user")
     name = "User's identities"
 
     @api_doc(summary="A user's linked identity-provider accounts, newest first",
@@ -179,6 +188,7 @@ class UserIdentitiesApi(AdminApi):
 
 
 class UserMfaApi(AdminApi):
+    permission_classes = requiring("accounts.change_user")
     name = "User's multi-factor authentication"
 
     @api_doc(
@@ -202,6 +212,7 @@ AUDIT_PARAMETERS = [
 
 
 class AuditApi(AdminApi):
+    permission_classes = requiring("common.view_auditevent")
     name = "Audit trail"
 
     @api_doc(

@@ -4,7 +4,9 @@ from rest_framework import serializers
 
 from accounts.models import User
 from accounts.passwords import password_problems
-from accounts.serializers import PasswordField, ProfileFieldsSerializer
+from accounts.serializers import AccountSerializer, PasswordField, ProfileFieldsSerializer
+from admins.models import Admin, Role
+from common.serializers import OutputSerializer
 
 ORDERINGS = ["id", "username", "email", "created_at"]
 
@@ -33,3 +35,53 @@ class ManagedUserUpdateSerializer(ProfileFieldsSerializer):
             if problems := password_problems(attrs["password"], candidate):
                 raise serializers.ValidationError({"password": problems})
         return attrs
+
+
+class AdminAccountSerializer(AccountSerializer):
+    """An admin's account (GET /admin/me, /admin/admins): the Account plus its grants."""
+
+    is_superuser = serializers.BooleanField(read_only=True)
+    roles = serializers.SerializerMethodField()
+    permissions = serializers.SerializerMethodField()
+
+    def get_roles(self, admin: Admin) -> list[dict[str, Any]]:
+        return [{"id": group.pk, "name": group.name} for group in sorted(admin.groups.all(), key=lambda g: g.name)]
+
+    def get_permissions(self, admin: Admin) -> list[str]:
+        from admins.roles import effective_permissions
+
+        return effective_permissions(admin)
+
+
+class AdminListParams(serializers.Serializer):
+    search = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    is_active = serializers.ChoiceField(choices=["true", "false"], required=False)
+    role = serializers.IntegerField(required=False, min_value=1)
+
+
+class AdminChangeSerializer(serializers.Serializer):
+    is_active = serializers.BooleanField(required=False)
+    is_superuser = serializers.BooleanField(required=False)
+    roles = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=100)
+
+
+class RoleSerializer(OutputSerializer):
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    description = serializers.CharField(read_only=True)
+    permissions = serializers.SerializerMethodField()
+    admin_count = serializers.IntegerField(read_only=True)
+
+    def get_permissions(self, role: Role) -> list[str]:
+        return sorted(f"{p.content_type.app_label}.{p.codename}" for p in role.permissions.all())
+
+
+class RoleInputSerializer(serializers.Serializer):
+    name = serializers.CharField(min_length=1, max_length=150)
+    description = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    permissions = serializers.ListField(child=serializers.CharField(max_length=255), max_length=500)
+
+
+class PermissionSerializer(OutputSerializer):
+    name = serializers.CharField(read_only=True)
+    description = serializers.CharField(read_only=True)

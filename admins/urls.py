@@ -1,7 +1,8 @@
-"""The admin realm's management routes: users (and their sessions, tokens, MFA), the audit trail, webhooks."""
+"""The admin realm's management routes: users (and their sessions, tokens, MFA), the audit trail,
+roles and operators, webhooks."""
 
 from accounts import services as account_services
-from admins import apis, services, webhooks
+from admins import apis, role_apis, services, webhooks
 from common.urls import api_path, id_param
 
 USER = f"admin/users/{id_param('user_id')}"
@@ -26,6 +27,11 @@ urlpatterns = [
     api_path(f"{USER}/mfa", apis.UserMfaApi.as_view(), name="admin-user-mfa"),
     api_path(f"{USER}/tokens", apis.UserTokensApi.as_view(), name="admin-user-tokens"),
     api_path(f"{USER}/tokens/{id_param('token_id')}", apis.UserTokenDetailApi.as_view(), name="admin-user-token"),
+    api_path("admin/permissions", role_apis.PermissionListApi.as_view(), name="admin-permissions"),
+    api_path("admin/roles", role_apis.RoleListApi.as_view(), name="admin-roles"),
+    api_path(f"admin/roles/{id_param('role_id')}", role_apis.RoleDetailApi.as_view(), name="admin-role"),
+    api_path("admin/admins", role_apis.AdminListApi.as_view(), name="admin-admins"),
+    api_path(f"admin/admins/{id_param('admin_id')}", role_apis.AdminDetailApi.as_view(), name="admin-admin"),
     api_path("admin/webhooks", webhooks.WebhookListApi.as_view(), name="admin-webhooks"),
     api_path(WEBHOOK, webhooks.WebhookDetailApi.as_view(), name="admin-webhook"),
     api_path(f"{WEBHOOK}/rotate-secret", webhooks.WebhookRotateApi.as_view(), name="admin-webhook-rotate-secret"),

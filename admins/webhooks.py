@@ -16,6 +16,7 @@ from common.exceptions import NotFound
 from common.middleware import current_request
 from common.models import WebhookDelivery, WebhookEndpoint
 from common.pagination import paginate
+from common.permissions import requiring
 from common.schema import PAGE_PARAMETERS, api_doc
 from common.serializers import OutputSerializer
 
@@ -132,6 +133,7 @@ class WebhookApi(AdminApi):
 
 
 class WebhookListApi(WebhookApi):
+    permission_classes = requiring(GET="common.view_webhookendpoint", POST="common.add_webhookendpoint")
     name = "Webhook endpoints"
     form_serializers = {"POST": EndpointInputSerializer}
 
@@ -161,6 +163,8 @@ class WebhookListApi(WebhookApi):
 
 
 class WebhookDetailApi(WebhookApi):
+    permission_classes = requiring(GET="common.view_webhookendpoint", PATCH="common.change_webhookendpoint",
+                                   DELETE="common.delete_webhookendpoint")  # fmt: skip
     name = "Webhook endpoint"
     form_serializers = {"PATCH": EndpointInputSerializer}
 
@@ -189,6 +193,7 @@ class WebhookDetailApi(WebhookApi):
 
 
 class WebhookRotateApi(WebhookApi):
+    permission_classes = requiring("common.change_webhookendpoint")
     name = "Rotate the webhook secret"
 
     @api_doc(
@@ -204,6 +209,7 @@ class WebhookRotateApi(WebhookApi):
 
 
 class WebhookTestApi(WebhookApi):
+    permission_classes = requiring("common.change_webhookendpoint")
     name = "Send a test event"
 
     @api_doc(
@@ -219,6 +225,7 @@ class WebhookTestApi(WebhookApi):
 
 
 class WebhookDeliveriesApi(WebhookApi):
+    permission_classes = requiring("common.view_webhookendpoint")
     name = "Webhook deliveries"
 
     @api_doc(
@@ -239,6 +246,7 @@ class WebhookDeliveriesApi(WebhookApi):
 
 
 class WebhookRetryApi(WebhookApi):
+    permission_classes = requiring("common.change_webhookendpoint")
     name = "Retry a delivery"
 
     @api_doc(

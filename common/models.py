@@ -108,6 +108,10 @@ class AuditEvent(models.Model):
         "identity.linked",
         "identity.unlinked",
         "session.reauthenticated",
+        "role.created",
+        "role.updated",
+        "role.deleted",
+        "admin.roles_changed",
     )
 
     created_at = models.DateTimeField(default=timezone.now)

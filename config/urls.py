@@ -11,6 +11,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from accounts import urls as account_urls
 from admins import urls as admin_urls
+from admins.serializers import AdminAccountSerializer
 from common.health import HealthApi
 from common.metrics import metrics_view
 from common.realms import ADMIN, USER
@@ -42,7 +43,12 @@ urlpatterns = [
     *credential_urls.build_urlpatterns(**USER_ROUTES),
     *credential_urls.browser_urlpatterns(),  # /api-auth/login/ and logout
     # The admin realm: /admin/auth/..., /admin/me/..., then user management and the audit trail.
-    *account_urls.build_urlpatterns(**ADMIN_ROUTES, open_registration=False, me_methods=("get", "put", "patch")),
+    *account_urls.build_urlpatterns(
+        **ADMIN_ROUTES,
+        open_registration=False,
+        me_methods=("get", "put", "patch"),
+        account_serializer=AdminAccountSerializer,
+    ),
     *credential_urls.build_urlpatterns(**ADMIN_ROUTES),
     *admin_urls.urlpatterns,
     # Operators and operations.

@@ -209,7 +209,10 @@ def test_avatar_upload_goes_through_the_pipeline_and_shows_a_thumbnail(site, set
     assert "avatar" in rejected.context["adminform"].form.errors
     gif = site.post(url, {**form, "avatar": upload(image_bytes("GIF"), "x.gif", "image/gif")})
     assert gif.context["adminform"].form.errors["avatar"] == ["Avatar must be a JPEG, PNG or WebP image."]
-    assert site.post(url, {**form, "avatar": upload(jpeg_with_gps(), "holiday-photo.jpg", "image/jpeg")}).status_code == 302
+    assert (
+        site.post(url, {**form, "avatar": upload(jpeg_with_gps(), "holiday-photo.jpg", "image/jpeg")}).status_code
+        == 302
+    )
     user.refresh_from_db()
     first = user.avatar.name
     assert first.startswith("avatars/") and first.endswith(".jpg") and "holiday" not in first

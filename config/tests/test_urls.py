@@ -62,3 +62,37 @@ def test_every_route_of_the_service_is_named():
     """config/urls.py is the whole tree; every route in it has a name to reverse (the admin site's own aside)."""
     unnamed = [str(p.pattern) for p in get_resolver().url_patterns if isinstance(p, URLPattern) and not p.name]
     assert unnamed == []
+
+
+# The admin's own endpoints need no permission (docs/api.md §24); every other admin route names one.
+ADMIN_SELF = re.compile(r"^(admin/me(/.*)?|admin/auth/(?!register$).*)$")
+
+
+def required_permission(view, method: str) -> str | None:
+    from common.permissions import Requires
+
+    classes = view.initkwargs.get("permission_classes", view.cls.permission_classes)
+    for cls in classes:
+        applies = cls.methods is None or method in cls.methods
+        if isinstance(cls, type) and issubclass(cls, Requires) and applies and method not in cls.exempt:
+            return cls.permission
+    return None
+
+
+def test_every_admin_route_names_the_permission_each_method_needs():
+    missing = []
+    for route, view in api_views():
+        if not route.startswith("admin/") or ADMIN_SELF.match(route):
+            continue
+        allowed = view.initkwargs.get("http_method_names", view.cls.http_method_names)
+        for method in ("get", "post", "put", "patch", "delete"):
+            if hasattr(view.cls, method) and method in allowed and required_permission(view, method.upper()) is None:
+                missing.append(f"{method.upper()} /{route}")
+    assert missing == []
+
+
+def test_the_admins_own_routes_need_no_permission():
+    for route, view in api_views():
+        if ADMIN_SELF.match(route):
+            for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+                assert required_permission(view, method) is None, f"{method} /{route}"

@@ -5,18 +5,22 @@ import os
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 from rest_framework import serializers
 
 from accounts.serializers import RegisterSerializer
 from accounts.services import register
-from admins.models import Admin
+from admins.models import Admin, Role
 from common.realms import ADMIN
 
 FIELDS = ("username", "email", "name")
 
 
 class Command(BaseCommand):
-    help = "Create an admin (a superuser of the Django admin site and of the admin API realm)."
+    help = (
+        "Create an admin: a superuser of the Django admin site and of the admin API realm, or, with --role, "
+        "an operator holding those roles only."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--username")
@@ -24,8 +28,14 @@ class Command(BaseCommand):
         parser.add_argument("--name")
         parser.add_argument("--password", help="Or ADMIN_PASSWORD in the environment.")
         parser.add_argument("--no-input", "--noinput", action="store_false", dest="interactive")
+        parser.add_argument("--role", action="append", default=[], metavar="NAME",
+                            help="Give this role (repeatable): the admin is then not a superuser.")  # fmt: skip
 
     def handle(self, *args: Any, **options: Any) -> None:
+        wanted = {name: Role.objects.filter(name__iexact=name).first() for name in options["role"]}
+        if unknown := [name for name, role in wanted.items() if role is None]:
+            known = ", ".join(Role.objects.values_list("name", flat=True)) or "none"
+            raise CommandError(f"Unknown role: {', '.join(unknown)} (roles: {known}).")
         values = {field: options[field] for field in FIELDS}
         values["password"] = options["password"] or os.environ.get("ADMIN_PASSWORD")
         if not options["interactive"]:
@@ -35,8 +45,11 @@ class Command(BaseCommand):
             data = self._validate(values)
         else:
             data = self._prompt(values)
-        admin = register(realm=ADMIN, data=data, is_staff=True, is_superuser=True, email_verified=True)
-        self.stdout.write(self.style.SUCCESS(f"Admin '{admin.username}' created (id {admin.pk})."))
+        with transaction.atomic():
+            admin = register(realm=ADMIN, data=data, is_staff=True, is_superuser=not wanted, email_verified=True)
+            admin.groups.add(*wanted.values())
+        kind = f"with the roles {', '.join(r.name for r in wanted.values())}" if wanted else "a superuser"
+        self.stdout.write(self.style.SUCCESS(f"Admin '{admin.username}' created (id {admin.pk}), {kind}."))
 
     def _validate(self, values: dict[str, Any]) -> dict[str, Any]:
         serializer = RegisterSerializer(data=values, context={"model": Admin})

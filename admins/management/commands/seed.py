@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from accounts import search_indexes
 from accounts.models import User
+from admins import roles
 from admins.models import Admin
 
 FIRST = ["Ada", "Alan", "Grace", "Linus", "Barbara", "Ken", "Margaret", "Dennis", "Frances", "Edsger", "Radia", "Guido"]
@@ -31,6 +32,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, users: int, **options: Any) -> None:
         self._seed_admin()
+        for name in roles.ensure_default_roles():
+            self.stdout.write(self.style.SUCCESS(f"Created role '{name}'."))
         self._seed_users(users)
 
     def _seed_admin(self) -> None:
