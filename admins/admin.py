@@ -3,9 +3,12 @@
 from collections.abc import Callable
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, QuerySet
 from django.forms.models import BaseInlineFormSet
@@ -15,10 +18,11 @@ from django.utils.html import format_html
 
 from accounts import services as account_services
 from accounts.models import User
-from admins import services
+from admins import roles, services
 from admins import webhooks as webhook_rules
 from admins.forms import account_forms
-from admins.models import Admin
+from admins.models import Admin, Role
+from common.exceptions import DomainError
 from common.images import CleanAvatar
 from common.models import AuditEvent, OutboxEmail, WebhookDelivery, WebhookEndpoint
 from common.realms import realm_of
@@ -476,3 +480,90 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
         "next_attempt_at", "created_at", "delivered_at",
     )  # fmt: skip
     readonly_fields = fields
+
+
+admin.site.unregister(Group)  # shown as "Roles" (the same groups) under Administrators
+
+
+class RoleForm(forms.ModelForm):
+    """A role's name, description and permissions, offered only among those the operator holds;
+    the rules (and their errors) are those of the API (admins.roles)."""
+
+    permissions = forms.ModelMultipleChoiceField(
+        queryset=Permission.objects.none(), required=False, widget=FilteredSelectMultiple("permissions", False)
+    )
+
+    class Meta:
+        model = Role
+        fields = ("name", "description", "permissions")
+
+    actor_of_request: Admin  # set per request by RoleAdmin.get_form
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.actor = actor = self.actor_of_request
+        held = [p.pk for p in Role.grantable() if actor.has_perm(f"{p.content_type.app_label}.{p.codename}")]
+        self.fields["permissions"].queryset = Role.grantable().filter(pk__in=held)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        names = [f"{p.content_type.app_label}.{p.codename}" for p in data.get("permissions") or []]
+        role = Role.objects.get(pk=self.instance.pk) if self.instance.pk else None
+        try:
+            roles.check_role_change(actor=self.actor, role=role, names=names, name=data.get("name", ""))
+        except DomainError as exc:
+            raise ValidationError(exc.message) from exc
+        data["permission_names"] = names
+        return data
+
+
+@admin.register(Role)
+class RoleAdmin(admin.ModelAdmin):
+    """Roles, judged by the permissions on groups (auth.*_group), as the API judges them."""
+
+    form = RoleForm
+    list_display = ("name", "description", "admin_count")
+    search_fields = ("name",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return roles.roles()
+
+    @admin.display(description="admins", ordering="admin_count")
+    def admin_count(self, role: Role) -> int:
+        return role.admin_count
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):
+        form = super().get_form(request, obj, change, **kwargs)
+        return type(form.__name__, (form,), {"actor_of_request": request.user})
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("auth.view_group") or self.has_change_permission(request, obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("auth.add_group")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("auth.change_group")
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("auth.delete_group") and (obj is None or roles.holds_all(request.user, obj))
+
+    def save_model(self, request, obj, form, change) -> None:
+        data = {"name": form.cleaned_data["name"], "description": form.cleaned_data.get("description", ""),
+                "permissions": form.cleaned_data["permission_names"]}  # fmt: skip
+        if change:
+            role = roles.update_role(actor=request.user, role=Role.objects.get(pk=obj.pk), data=data)
+        else:
+            role = roles.create_role(actor=request.user, **data)
+        obj.pk = obj.group_ptr_id = role.pk
+        obj.refresh_from_db()
+
+    def save_related(self, request, form, formsets, change) -> None:
+        pass  # the permissions were set by the service
+
+    def delete_model(self, request, obj) -> None:
+        roles.delete_role(actor=request.user, role=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for role in queryset:
+            roles.delete_role(actor=request.user, role=role)

@@ -28,7 +28,8 @@ from rest_framework import serializers
 from accounts.hashers import within_bounds
 from accounts.models import AbstractAccount, User, normalize_email
 from accounts.serializers import ProfileFieldsSerializer, phone_validator
-from admins.models import Admin
+from admins import roles
+from admins.models import Admin, Role
 from common import audit
 from common.exceptions import DomainError
 from common.images import AVATAR_DIR, process_avatar
@@ -62,6 +63,9 @@ class Report:
     avatars_missing: int = 0
     tokens_moved: int = 0
     tokens_skipped: int = 0
+    roles_moved: int = 0
+    roles_skipped: int = 0
+    not_carried: set[str] = field(default_factory=set)  # source permission names with no counterpart
 
     def counts(self) -> dict[str, Any]:
         return {
@@ -71,6 +75,8 @@ class Report:
             "costly_hashes": len(self.costly_hashes),
             "avatars_moved": self.avatars_moved, "avatars_missing": self.avatars_missing,
             "tokens_moved": self.tokens_moved, "tokens_skipped": self.tokens_skipped,
+            "roles_moved": self.roles_moved, "roles_skipped": self.roles_skipped,
+            "permissions_not_carried": len(self.not_carried),
         }  # fmt: skip
 
 
@@ -368,6 +374,80 @@ def import_tokens(
     PersonalAccessToken.objects.bulk_create(batch, batch_size=BATCH)
 
 
+# --- Roles (§24) ------------------------------------------------------------------------------
+
+ROLE_TABLES = ("roles", "permissions", "role_permissions", "admin_roles")  # optional: older sources lack them
+RESOURCES = {"users": "accounts.{}_user", "admins": "admins.{}_admin", "roles": "auth.{}_group",
+             "settings": "common.{}_setting", "audit_logs": "common.{}_auditevent"}  # fmt: skip
+ACTIONS = {"read": "view", "create": "add", "update": "change", "delete": "delete"}
+
+
+def permission_name(source_name: str) -> str | None:
+    """`users:read` → `accounts.view_user`, and so on (§24); None for a name with no counterpart."""
+    resource, _, action = str(source_name).partition(":")
+    if resource not in RESOURCES or action not in ACTIONS:
+        return None
+    name = RESOURCES[resource].format(ACTIONS[action])
+    return name if name in roles.grantable_names() else None
+
+
+def _has_tables(source: Any, tables: tuple[str, ...]) -> bool:
+    for table in tables:
+        cursor = source.cursor()
+        try:
+            cursor.execute(f"SELECT * FROM {table} WHERE 1 = 0")
+        except (psycopg.Error, sqlite3.Error):
+            if isinstance(source, psycopg.Connection):
+                source.rollback()
+            return False
+        finally:
+            cursor.close()
+    return True
+
+
+def _all(source: Any, table: str) -> list[dict[str, Any]]:
+    cursor = source.cursor()
+    cursor.execute(f"SELECT * FROM {table}")
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def import_roles(source: Any, report: Report, admins: set[int]) -> None:
+    """The source's roles as roles here (same names and descriptions; an inactive one empty), with
+    their mapped permissions and the moved admins who hold them. A role whose name is taken here
+    is the same role: skipped, its holders still added (so a second run changes nothing)."""
+    if not _has_tables(source, ROLE_TABLES):
+        return
+    permissions = {row["id"]: row["name"] for row in _all(source, "permissions")}
+    granted: dict[Any, list[str]] = {}
+    for row in _all(source, "role_permissions"):
+        granted.setdefault(row["role_id"], []).append(permissions.get(row["permission_id"], ""))
+    holders: dict[Any, list[int]] = {}
+    for row in _all(source, "admin_roles"):
+        if row["admin_id"] in admins:
+            holders.setdefault(row["role_id"], []).append(row["admin_id"])
+    for row in sorted(_all(source, "roles"), key=lambda r: r["id"]):
+        name = str(row["name"] or "")[:150].strip()
+        if not name:
+            report.conflicts.append(f"roles id {row['id']}: no name")
+            continue
+        role = Role.objects.filter(name__iexact=name).first()
+        if role is not None:
+            report.roles_skipped += 1
+        else:
+            role = Role.objects.create(name=name, description=str(row.get("description") or "")[:500])
+            mapped = []
+            for source_name in granted.get(row["id"], []):
+                if (name_here := permission_name(source_name)) is None:
+                    report.not_carried.add(source_name)
+                else:
+                    mapped.append(name_here)
+            active = boolean(row.get("is_active", True)) is not False
+            role.permissions.set(roles.permission_rows(mapped) if active else [])
+            report.roles_moved += 1
+        role.user_set.add(*holders.get(row["id"], []))
+
+
 def move_sequences() -> None:
     """PostgreSQL hands out ids from a sequence: move it past the largest id moved in."""
     if connection.vendor != "postgresql":
@@ -396,6 +476,7 @@ def run(
                 source, "admins", Admin, report, media_dir=media_dir, verified=verified, progress=bar.update
             )
             import_tokens(source, report, users, admins, bar.update)
+            import_roles(source, report, admins)
             move_sequences()
             audit.record("import.completed", realm=ADMIN, dry_run=dry_run, **report.counts())
             if dry_run:

@@ -47,7 +47,7 @@ def _require_all(actor: Admin, names: Iterable[str]) -> None:
             raise Forbidden("You can grant only permissions you hold", details={"permission": [name]})
 
 
-def _permissions(names: list[str]) -> list[Permission]:
+def permission_rows(names: list[str]) -> list[Permission]:
     """The Permission rows of `names`; 400 details.permissions for a name that is not one."""
     known = {f"{p.content_type.app_label}.{p.codename}": p for p in Role.grantable()}
     unknown = [name for name in names if name not in known]
@@ -62,9 +62,9 @@ def _permissions(names: list[str]) -> list[Permission]:
 # table), and user managers (read, change and delete users).
 VIEWER = "Viewer"
 USER_MANAGER = "User manager"
-VIEWER_PERMISSIONS = (
+VIEWER_PERMISSIONS = (  # (those of parts not installed are left out)
     "accounts.view_user", "admins.view_admin", "auth.view_group", "common.view_auditevent",
-    "common.view_webhookendpoint",
+    "common.view_webhookendpoint", "common.view_setting", "oauth2_provider.view_application",
 )  # fmt: skip
 DEFAULT_ROLES = {
     VIEWER: ("Reads accounts, admins, roles, the audit trail and webhooks.", VIEWER_PERMISSIONS),
@@ -81,7 +81,7 @@ def ensure_default_roles() -> list[str]:
         if Role.objects.filter(name__iexact=name).exists():
             continue
         role = Role.objects.create(name=name, description=description)
-        role.permissions.set(_permissions([n for n in names if n in grantable_names()]))
+        role.permissions.set(permission_rows([n for n in names if n in grantable_names()]))
         made.append(name)
     return made
 
@@ -101,6 +101,23 @@ def get_role(role_id: int) -> Role:
     return role
 
 
+def holds_all(actor: Admin, role: Role) -> bool:
+    return all(actor.has_perm(name) for name in _names_of(role))
+
+
+def check_role_change(*, actor: Admin, role: Role | None, names: list[str], name: str | None) -> list[Permission]:
+    """The rules of creating (`role` None) or changing a role, before anything is written: known
+    permissions (400), all held by the actor, and all of the role's present ones too (403), a
+    free name (409). The Permission rows of `names`."""
+    chosen = permission_rows(names)
+    if role is not None:
+        _require_all(actor, _names_of(role))
+    _require_all(actor, names)
+    if name:
+        _check_name(name, role)
+    return chosen
+
+
 def _check_name(name: str, role: Role | None = None) -> None:
     taken = Role.objects.filter(name__iexact=name).exclude(pk=getattr(role, "pk", None))
     if taken.exists():
@@ -109,9 +126,7 @@ def _check_name(name: str, role: Role | None = None) -> None:
 
 @transaction.atomic
 def create_role(*, actor: Admin, name: str, description: str = "", permissions: list[str]) -> Role:
-    chosen = _permissions(permissions)
-    _require_all(actor, permissions)
-    _check_name(name)
+    chosen = check_role_change(actor=actor, role=None, names=permissions, name=name)
     try:
         with transaction.atomic():
             role = Role.objects.create(name=name, description=description)
@@ -126,13 +141,10 @@ def create_role(*, actor: Admin, name: str, description: str = "", permissions: 
 def update_role(*, actor: Admin, role: Role, data: dict[str, Any]) -> Role:
     """`name`, `description`, `permissions` (replaced). The actor must hold every permission the
     role has and will have: nobody edits a role stronger than themselves."""
-    _require_all(actor, _names_of(role))
+    names = data.get("permissions", sorted(_names_of(role)))
+    chosen = check_role_change(actor=actor, role=role, names=names, name=data.get("name"))
     if "permissions" in data:
-        chosen = _permissions(data["permissions"])
-        _require_all(actor, data["permissions"])
         role.permissions.set(chosen)
-    if "name" in data:
-        _check_name(data["name"], role)
     for field in ("name", "description"):
         if field in data:
             setattr(role, field, data[field])
@@ -147,7 +159,7 @@ def update_role(*, actor: Admin, role: Role, data: dict[str, Any]) -> Role:
 
 @transaction.atomic
 def delete_role(*, actor: Admin, role: Role) -> None:
-    _require_all(actor, _names_of(role))
+    _require_all(actor, _names_of(role))  # removing a role takes its grants from its holders
     audit.record("role.deleted", account=actor, role_id=role.pk, name=role.name)
     role.delete()
 

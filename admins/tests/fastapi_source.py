@@ -24,6 +24,16 @@ CREATE TABLE personal_access_tokens (
     admin_id INTEGER REFERENCES admins(id), last_used_at TIMESTAMP, expires_at TIMESTAMP, created_at TIMESTAMP NOT NULL
 )"""
 
+ROLE_SCHEMA = (  # as the FastAPI service's models make its roles (resource:action permissions)
+    "CREATE TABLE roles (id INTEGER PRIMARY KEY, name VARCHAR(50) UNIQUE NOT NULL, description VARCHAR(255),"
+    " is_active BOOLEAN NOT NULL, created_at TIMESTAMP NOT NULL)",
+    "CREATE TABLE permissions (id INTEGER PRIMARY KEY, name VARCHAR(100) UNIQUE NOT NULL, description VARCHAR(255))",
+    "CREATE TABLE role_permissions (role_id INTEGER REFERENCES roles(id), permission_id INTEGER REFERENCES"
+    " permissions(id), PRIMARY KEY (role_id, permission_id))",
+    "CREATE TABLE admin_roles (admin_id INTEGER REFERENCES admins(id), role_id INTEGER REFERENCES roles(id),"
+    " PRIMARY KEY (admin_id, role_id))",
+)
+
 
 def argon2(password: str) -> str:
     return PASSLIB.hash(password)
@@ -40,6 +50,22 @@ class Source:
     users: list[dict[str, Any]] = field(default_factory=list)
     admins: list[dict[str, Any]] = field(default_factory=list)
     tokens: list[dict[str, Any]] = field(default_factory=list)
+    roles: list[dict[str, Any]] = field(default_factory=list)  # none: a source from before roles
+    permissions: list[dict[str, Any]] = field(default_factory=list)
+    role_permissions: list[dict[str, Any]] = field(default_factory=list)
+    admin_roles: list[dict[str, Any]] = field(default_factory=list)
+
+    def role(self, id: int, name: str, grants: list[str], holders: list[int], **extra: Any) -> None:
+        """A role with these permission names (made as needed) held by these admin ids."""
+        self.roles.append({"id": id, "name": name, "description": f"{name} role", "is_active": True,
+                           "created_at": datetime(2024, 5, 1), **extra})  # fmt: skip
+        for grant in grants:
+            known = {p["name"]: p["id"] for p in self.permissions}
+            if grant not in known:
+                known[grant] = len(self.permissions) + 1
+                self.permissions.append({"id": known[grant], "name": grant, "description": grant})
+            self.role_permissions.append({"role_id": id, "permission_id": known[grant]})
+        self.admin_roles.extend({"admin_id": admin, "role_id": id} for admin in holders)
 
     def account(self, table: str, id: int, username: str, password_hash: str, **extra: Any) -> dict[str, Any]:
         row = {
@@ -64,7 +90,15 @@ class Source:
             cursor.execute(SCHEMA.format(table=table))
         cursor.execute(TOKENS)
         cursor.execute("CREATE TABLE alembic_version (version_num VARCHAR(32))")  # other tables are ignored
-        for table, items in (("users", self.users), ("admins", self.admins), ("personal_access_tokens", self.tokens)):
+        if self.roles:
+            for statement in ROLE_SCHEMA:
+                cursor.execute(statement)
+        tables = (
+            ("users", self.users), ("admins", self.admins), ("personal_access_tokens", self.tokens),
+            ("roles", self.roles), ("permissions", self.permissions), ("role_permissions", self.role_permissions),
+            ("admin_roles", self.admin_roles),
+        )  # fmt: skip
+        for table, items in tables:
             for item in items:
                 columns = ", ".join(item)
                 marks = ", ".join([placeholder] * len(item))

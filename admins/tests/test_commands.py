@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from accounts.models import User
-from admins.models import Admin
+from admins.models import Admin, Role
 from common.tests.factories import AdminFactory, UserFactory
 from tokens.models import LoginSession, PersonalAccessToken
 from tokens.sessions import open_session
@@ -49,6 +49,23 @@ class TestCreateAdminNoInput:
     def test_short_password(self, db):
         with pytest.raises(CommandError, match="password"):
             createadmin(**{**FLAGS, "password": "123"})
+        assert not Admin.objects.exists()
+
+    def test_with_roles_an_operator_not_a_superuser(self, db):
+        from admins import roles
+
+        roles.ensure_default_roles()
+        out = createadmin(**FLAGS, role=["viewer", "User manager"])
+        assert "with the roles Viewer, User manager" in out
+        admin = Admin.objects.get(username="root")
+        assert not admin.is_superuser and sorted(admin.groups.values_list("name", flat=True)) == [
+            "User manager", "Viewer"
+        ]  # fmt: skip
+        assert admin.has_perm("accounts.delete_user") and not admin.has_perm("admins.add_admin")
+
+    def test_an_unknown_role_is_a_clear_error_and_makes_nobody(self, db):
+        with pytest.raises(CommandError, match="Unknown role: Nobody"):
+            createadmin(**FLAGS, role=["Nobody"])
         assert not Admin.objects.exists()
 
     def test_missing_values(self, db):
@@ -122,6 +139,13 @@ class TestSeed:
         call_command("seed", users=30, stdout=again)
         assert User.objects.count() == 30 and Admin.objects.count() == 1
         assert "nothing to add" in again.getvalue()
+        assert "Created role 'Viewer'" in text and "Created role 'Viewer'" not in again.getvalue()
+        viewer, manager = (Role.objects.get(name=name) for name in ("Viewer", "User manager"))
+        viewing = {f"{p.content_type.app_label}.{p.codename}" for p in viewer.permissions.all()}
+        assert viewing == {"accounts.view_user", "admins.view_admin", "auth.view_group", "common.view_auditevent",
+                           "common.view_webhookendpoint"}  # fmt: skip
+        managing = {f"{p.content_type.app_label}.{p.codename}" for p in manager.permissions.all()}
+        assert managing == viewing | {"accounts.change_user", "accounts.delete_user"}
 
     def test_generated_admin_password_is_not_fixed(self, db, monkeypatch):
         monkeypatch.delenv("SEED_ADMIN_PASSWORD", raising=False)

@@ -16,7 +16,7 @@ from django.db import connection
 from PIL import Image
 
 from accounts.models import User
-from admins.models import Admin
+from admins.models import Admin, Role
 from admins.tests.fastapi_source import Source, argon2, bcrypt_hash
 from common.models import AuditEvent
 from common.tests.servers import database_url
@@ -63,6 +63,41 @@ def run(url: str, *args: str) -> tuple[str, int]:
 
 def login(client, path: str, username: str, password: str):
     return client.post(path, {"username": username, "password": password}, format="json")
+
+
+class TestRoles:
+    def test_roles_their_mapped_permissions_and_holders_move(self, tmp_path):
+        s = source(tmp_path)
+        s.account("admins", 4, "agent", argon2("agent-passphrase"))
+        s.role(1, "Support", ["users:read", "audit_logs:read", "collections:read"], holders=[4])
+        s.role(2, "Operators", ["users:read", "users:create", "users:update", "users:delete", "admins:read",
+                                "roles:update", "roles:delete"], holders=[3, 4])  # fmt: skip
+        s.role(3, "Retired", ["users:delete"], holders=[4], is_active=False)
+        url = s.sqlite(str(tmp_path / "fastapi.db"))
+        out, status = run(url)
+        assert status == 0, out
+        assert "roles moved: 3" in out and "permission not carried (no counterpart here): collections:read" in out
+
+        def grants(name: str) -> set[str]:
+            role = Role.objects.get(name=name)
+            return {f"{p.content_type.app_label}.{p.codename}" for p in role.permissions.all()}
+
+        assert grants("Support") == {"accounts.view_user", "common.view_auditevent"}
+        assert grants("Operators") == {"accounts.view_user", "accounts.add_user", "accounts.change_user",
+                                       "accounts.delete_user", "admins.view_admin", "auth.change_group",
+                                       "auth.delete_group"}  # fmt: skip
+        assert grants("Retired") == set()
+        assert Role.objects.get(name="Support").description == "Support role"
+        agent, root = Admin.objects.get(username="agent"), Admin.objects.get(username="root")
+        assert sorted(agent.groups.values_list("name", flat=True)) == ["Operators", "Retired", "Support"]
+        assert list(root.groups.values_list("name", flat=True)) == ["Operators"]
+        assert not agent.is_superuser and not root.is_superuser  # imported admins are not superusers
+        again, status = run(url)
+        assert status == 0 and "roles skipped: 3" in again and Role.objects.count() == 3
+
+    def test_a_source_from_before_roles_still_imports(self, tmp_path):
+        out, status = run(source(tmp_path).sqlite(str(tmp_path / "old.db")))
+        assert status == 0 and "roles moved: 0" in out and not Role.objects.exists()
 
 
 class TestImport:

@@ -2,6 +2,7 @@
 a JWT and with a PAT, and nobody grants what they do not hold."""
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -27,7 +28,7 @@ def operator(*permissions: str, **fields) -> Admin:
     admin = AdminFactory(is_superuser=False, **fields)
     if permissions:
         role = Role.objects.create(name=f"role of {admin.username}")
-        role.permissions.set(roles._permissions(list(permissions)))
+        role.permissions.set(roles.permission_rows(list(permissions)))
         admin.groups.add(role)
     return admin
 
@@ -140,7 +141,7 @@ def test_a_revoked_grant_stops_the_very_next_request(api_client):
     role = admin.groups.get()
     role.permissions.clear()
     assert_error(api_client.get("/admin/users", **bearer(token)), 403, "FORBIDDEN")
-    role.permissions.set(roles._permissions(["accounts.view_user"]))
+    role.permissions.set(roles.permission_rows(["accounts.view_user"]))
     assert_ok(api_client.get("/admin/users", **bearer(token)))
     admin.groups.clear()
     assert_error(api_client.get("/admin/users", **bearer(token)), 403, "FORBIDDEN")
@@ -232,7 +233,7 @@ class TestRoles:
         response = api_client.patch(f"/admin/roles/{own.pk}", grow, format="json", **bearer(token))
         assert assert_error(response, 403, "FORBIDDEN") == {"permission": ["accounts.delete_user"]}
         strong = Role.objects.create(name="Strong")
-        strong.permissions.set(roles._permissions(["accounts.delete_user"]))
+        strong.permissions.set(roles.permission_rows(["accounts.delete_user"]))
         for attempt in (api_client.patch(f"/admin/roles/{strong.pk}", {"description": "mine"}, format="json",
                                          **bearer(token)), api_client.delete(f"/admin/roles/{strong.pk}",
                                                                              **bearer(token))):  # fmt: skip
@@ -246,7 +247,7 @@ class TestAdmins:
         boss = AdminFactory()
         token = jwt_of(boss)
         support = Role.objects.create(name="Support")
-        support.permissions.set(roles._permissions(["accounts.view_user"]))
+        support.permissions.set(roles.permission_rows(["accounts.view_user"]))
         agent = AdminFactory(is_superuser=False, username="agent")
         changed = assert_ok(api_client.patch(f"/admin/admins/{agent.pk}", {"roles": [support.pk]}, format="json",
                                               **bearer(token)))  # fmt: skip
@@ -270,9 +271,9 @@ class TestAdmins:
         manager = operator("admins.change_admin", "admins.view_admin", "accounts.view_user")
         token = jwt_of(manager)
         strong = Role.objects.create(name="Strong")
-        strong.permissions.set(roles._permissions(["accounts.delete_user"]))
+        strong.permissions.set(roles.permission_rows(["accounts.delete_user"]))
         weak = Role.objects.create(name="Weak")
-        weak.permissions.set(roles._permissions(["accounts.view_user"]))
+        weak.permissions.set(roles.permission_rows(["accounts.view_user"]))
         agent = AdminFactory(is_superuser=False)
         path = f"/admin/admins/{agent.pk}"
 
@@ -322,3 +323,59 @@ def test_two_demotions_at_once_leave_one_superuser(postgres_only):
 
     assert sorted(run_concurrently(demote, 2)) == [200, 409]
     assert Admin.objects.filter(is_superuser=True, is_active=True).count() == 1
+
+
+class TestTheAdminSite:
+    def site_for(self, admin: Admin):
+        from django.test import Client
+
+        client = Client()
+        client.force_login(admin)
+        return client
+
+    def test_roles_are_shown_as_roles_and_groups_are_gone(self):
+        page = self.site_for(AdminFactory()).get("/django-admin/").content.decode()
+        assert "/django-admin/admins/role/" in page and "/django-admin/auth/group/" not in page
+
+    def test_a_staff_member_cannot_give_its_own_role_every_permission(self):
+        clerk = operator("auth.view_group", "auth.change_group", "accounts.view_user")
+        own = clerk.groups.get()
+        every = list(Role.grantable().values_list("pk", flat=True))
+        response = self.site_for(clerk).post(f"/django-admin/admins/role/{own.pk}/change/",
+                                             {"name": own.name, "description": "", "permissions": every})  # fmt: skip
+        assert response.status_code == 200 and response.context["adminform"].form.errors
+        assert roles._names_of(own) == {"auth.view_group", "auth.change_group", "accounts.view_user"}
+
+    def test_a_role_made_on_the_site_goes_through_the_rules_and_the_audit(self):
+        boss = AdminFactory()
+        view_user = Permission.objects.get(codename="view_user", content_type__app_label="accounts")
+        response = self.site_for(boss).post("/django-admin/admins/role/add/",
+                                            {"name": "Desk", "description": "Front desk",
+                                             "permissions": [view_user.pk]})  # fmt: skip
+        assert response.status_code == 302, response.content
+        role = Role.objects.get(name="Desk")
+        assert (role.description, roles._names_of(role)) == ("Front desk", {"accounts.view_user"})
+        assert AuditEvent.objects.filter(event="role.created", details__name="Desk").exists()
+
+    def test_the_site_and_the_api_agree_on_a_limited_admin(self, api_client):
+        """One viewer of users, through both doors: each allows and refuses the same things."""
+        viewer = operator("accounts.view_user")
+        user = UserFactory()
+        site, token = self.site_for(viewer), jwt_of(viewer)
+        # reading users: both allow
+        assert site.get("/django-admin/accounts/user/").status_code == 200
+        assert_ok(api_client.get("/admin/users", **bearer(token)))
+        # changing a user: both refuse
+        page = site.post(f"/django-admin/accounts/user/{user.pk}/change/", {"name": "Changed"})
+        assert page.status_code == 403
+        assert_error(api_client.patch(f"/admin/users/{user.pk}", {"name": "Changed"}, format="json",
+                                      **bearer(token)), 403, "FORBIDDEN")  # fmt: skip
+        # deleting a user: both refuse
+        assert site.post(f"/django-admin/accounts/user/{user.pk}/delete/", {"post": "yes"}).status_code == 403
+        assert_error(api_client.delete(f"/admin/users/{user.pk}", **bearer(token)), 403, "FORBIDDEN")
+        # roles and the audit trail: both refuse
+        assert site.get("/django-admin/admins/role/").status_code == 403
+        assert_error(api_client.get("/admin/roles", **bearer(token)), 403, "FORBIDDEN")
+        assert site.get("/django-admin/common/auditevent/").status_code == 403
+        assert_error(api_client.get("/admin/audit", **bearer(token)), 403, "FORBIDDEN")
+        assert UserFactory._meta.model.objects.get(pk=user.pk).deleted_at is None

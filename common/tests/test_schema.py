@@ -49,7 +49,8 @@ PATHS = {
     "/admin/users", USER_ID, *(f"{USER_ID}/{action}" for action in ("activate", "block", "unlock", "restore")),
     f"{USER_ID}/sessions", f"{USER_ID}/mfa", f"{USER_ID}/identities",
     f"{USER_ID}/tokens", f"{USER_ID}/tokens/{{token_id}}",
-    "/health", "/admin/audit", "/auth/introspect", "/admin/webhooks", "/admin/webhooks/{endpoint_id}",
+    "/health", "/admin/audit", "/admin/permissions", "/admin/roles", "/admin/roles/{role_id}", "/admin/admins",
+    "/admin/admins/{admin_id}", "/auth/introspect", "/admin/webhooks", "/admin/webhooks/{endpoint_id}",
     *(f"/admin/webhooks/{{endpoint_id}}/{tail}" for tail in ("rotate-secret", "test", "deliveries")),
     "/admin/webhooks/{endpoint_id}/deliveries/{delivery_id}/retry",
 }  # fmt: skip

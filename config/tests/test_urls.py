@@ -72,9 +72,8 @@ def required_permission(view, method: str) -> str | None:
     from common.permissions import Requires
 
     classes = view.initkwargs.get("permission_classes", view.cls.permission_classes)
-    for cls in classes:
-        applies = cls.methods is None or method in cls.methods
-        if isinstance(cls, type) and issubclass(cls, Requires) and applies and method not in cls.exempt:
+    for cls in (c for c in classes if isinstance(c, type) and issubclass(c, Requires)):
+        if (cls.methods is None or method in cls.methods) and method not in cls.exempt:
             return cls.permission
     return None
 

@@ -43,6 +43,8 @@ class Command(BaseCommand):
             self.stdout.write(f"  {name.replace('_', ' ')}: {value}")
         for conflict in report.conflicts:
             self.stdout.write(f"  conflict: {conflict}")
+        for name in sorted(report.not_carried):
+            self.stdout.write(f"  permission not carried (no counterpart here): {name}")
         for account in report.costly_hashes:
             self.stdout.write(
                 f"  password hash over the cost bounds (moved without a usable password; resets): {account}"
