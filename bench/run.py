@@ -29,7 +29,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
-from admins.models import Admin
+from admins import roles
+from admins.models import Admin, Role
 from common.pagination import encode_cursor
 from common.tests.servers import run_gunicorn
 from tokens.pats import create_pat
@@ -115,10 +116,19 @@ class Command(BaseCommand):
         small = 1_000 if smoke else 10_000
         call_command("seed", users=small, stdout=open(os.devnull, "w"))  # noqa: SIM115
         user, admin = _account(User, "bench-user"), _account(Admin, "bench-admin")
+        Admin.objects.filter(pk=admin.pk).update(is_superuser=True)
+        admin.refresh_from_db()
+        operator = _account(Admin, "bench-operator")  # a Viewer: not a superuser (§24)
+        operator.groups.set(Role.objects.filter(name=roles.VIEWER))
+        operator_jwt = {"Authorization": f"Bearer {open_session(operator, None)['access_token']}"}
         jwt = {"Authorization": f"Bearer {open_session(user, None)['access_token']}"}
         pat = {"Authorization": f"Bearer {create_pat(account=user, name='bench')[1]}"}
         admin_jwt = {"Authorization": f"Bearer {open_session(admin, None)['access_token']}"}
         queries = {name: _queries_per_request("/users/me", h) for name, h in (("JWT", jwt), ("PAT", pat))}
+        queries |= {
+            name: _queries_per_request("/admin/users", h)
+            for name, h in (("superuser JWT", admin_jwt), ("Viewer JWT", operator_jwt))
+        }
         env = {"RATE_LIMIT_ATTEMPTS": "100000000", "MAX_LOGIN_ATTEMPTS": "100000000"}
         env["INTROSPECTION_TOKENS"] = INTROSPECTION_TOKEN
         with (
@@ -140,6 +150,8 @@ class Command(BaseCommand):
                 ("GET /users/me (PAT)", f"{url}/users/me", pat, None),
                 ("GET /users/me (ES256 JWT, a second server)", f"{es_url}/users/me", es_jwt, None),
                 ("POST /auth/introspect (a live JWT)", f"{url}/auth/introspect", introspect, token_form),
+                ("GET /admin/users (superuser JWT)", f"{url}/admin/users", admin_jwt, None),
+                ("GET /admin/users (Viewer JWT)", f"{url}/admin/users", operator_jwt, None),
             ]
             # Login and its baseline first, interleaved, before any load has stirred the machine.
             login_p50, argon2 = _login_and_argon2(url, count=5 if smoke else 30)
@@ -189,7 +201,7 @@ class Command(BaseCommand):
         self._line("| target | req/s | p50 ms | p99 ms | vs minimal | vs bare | vs bare + PK | SQL/request | non-2xx |")
         self._line("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for name, r in rows:
-            sql = queries.get(name.split("(")[-1].rstrip(")"), "") if "users/me" in name else ""
+            sql = queries.get(name.split("(")[-1].rstrip(")"), "") if "users/me" in name or "users (" in name else ""
             self._line(
                 f"| {name} | {r.rps:,.0f} | {r.p50:.1f} | {r.p99:.1f} | {r.rps / minimal:.2f} | {r.rps / bare:.2f} "
                 f"| {r.rps / pk:.2f} "
@@ -212,6 +224,18 @@ class Command(BaseCommand):
                 by_name["POST /auth/introspect (a live JWT)"].rps / by_name["GET /users/me (JWT)"].rps,
                 0.8,
                 True,
+            ),
+            (
+                "GET /admin/users: a Viewer >= 0.9 x a superuser",
+                by_name["GET /admin/users (Viewer JWT)"].rps / by_name["GET /admin/users (superuser JWT)"].rps,
+                0.9,
+                True,
+            ),
+            (
+                "GET /admin/users: a Viewer's SQL <= a superuser's + 1",
+                queries["Viewer JWT"] - queries["superuser JWT"],
+                1,
+                False,
             ),
             ("login p50 (1 client) <= 1.1 x one Argon2 verify", login_p50 / argon2, 1.1, False),
             ("RSS per worker under load <= 100 MB", max(rss) if rss else 0, 100, False),

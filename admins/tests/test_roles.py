@@ -176,19 +176,26 @@ class TestMe:
             api_client.get("/admin/permissions", **bearer(token))
         )
 
-    def test_the_check_costs_one_query_and_me_makes_none(self, api_client, monkeypatch):
-        """A role holder's GET /admin/users costs one query more than a superuser's (the grants,
-        read once per request); GET /admin/me checks no permission at all."""
+    def test_the_check_costs_no_query_until_the_grants_change(self, api_client, monkeypatch):
+        """A role holder's GET /admin/users costs what a superuser's does: the process keeps its
+        permission names by the admin's grants_version (read with the account). A change of
+        its grants costs one query, once; GET /admin/me checks no permission at all."""
         UserFactory.create_batch(3)
 
-        def queries(token: str, path: str) -> int:
-            api_client.get(path, **bearer(token))  # warm: the key store, the session
+        def queries(token: str, path: str, warm: bool = True) -> int:
+            if warm:
+                api_client.get(path, **bearer(token))  # warm: the key store, the session, the grants
             with CaptureQueriesContext(connection) as captured:
                 assert api_client.get(path, **bearer(token)).status_code == 200
             return len(captured)
 
-        boss, clerk = jwt_of(AdminFactory()), jwt_of(operator("accounts.view_user"))
-        assert queries(clerk, "/admin/users") == queries(boss, "/admin/users") + 1
+        clerk = operator("accounts.view_user")
+        boss, clerks = jwt_of(AdminFactory()), jwt_of(clerk)
+        base = queries(boss, "/admin/users")
+        assert queries(clerks, "/admin/users") == base
+        clerk.groups.get().permissions.add(*roles.permission_rows(["common.view_auditevent"]))
+        assert queries(clerks, "/admin/users", warm=False) == base + 1
+        assert queries(clerks, "/admin/users", warm=False) == base
 
         def no_check(*args, **kwargs):
             raise AssertionError("a permission was checked")
@@ -379,3 +386,25 @@ class TestTheAdminSite:
         assert site.get("/django-admin/common/auditevent/").status_code == 403
         assert_error(api_client.get("/admin/audit", **bearer(token)), 403, "FORBIDDEN")
         assert UserFactory._meta.model.objects.get(pk=user.pk).deleted_at is None
+
+
+@pytest.mark.gunicorn
+@pytest.mark.django_db(transaction=True)
+def test_a_grant_taken_back_stops_the_next_request_on_every_server():
+    from common.tests.utils import gunicorn, http
+
+    clerk = operator("accounts.view_user")
+    auth = {"Authorization": f"Bearer {jwt_of(clerk)}"}
+    with gunicorn(workers=2) as first, gunicorn(workers=2) as second:
+        for _ in range(4):  # every worker has read (and keeps) the clerk's grants
+            assert http("GET", f"{first}/admin/users", headers=auth)[0] == 200
+            assert http("GET", f"{second}/admin/users", headers=auth)[0] == 200
+        clerk.groups.get().permissions.clear()
+        for _ in range(4):
+            for server in (first, second):
+                status, body = http("GET", f"{server}/admin/users", headers=auth)
+                assert (status, body["error"]["details"]) == (403, {"permission": ["accounts.view_user"]})
+        clerk.groups.get().permissions.set(roles.permission_rows(["accounts.view_user"]))
+        assert http("GET", f"{second}/admin/users", headers=auth)[0] == 200
+        clerk.groups.clear()
+        assert http("GET", f"{first}/admin/users", headers=auth)[0] == 403
