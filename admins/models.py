@@ -1,8 +1,8 @@
+import secrets
 from typing import Any
 
 from django.contrib.auth.models import Group, Permission, PermissionsMixin
 from django.db import connections, models
-from django.db.models import F
 from django.db.models.signals import m2m_changed, pre_delete
 from django.dispatch import receiver
 
@@ -12,10 +12,16 @@ GRANTS_KEPT = 10_000
 _GRANTS: dict[int, tuple[int, frozenset[str]]] = {}  # admin id -> (grants_version, permission names)
 
 
+def new_grants_version() -> int:
+    """A random version rather than a counter: an admin made with the id of another (a test
+    database rolled back, a row deleted) never meets the names a process kept for that one."""
+    return 1 + secrets.randbelow(2**31 - 2)
+
+
 class AdminManager(AccountManager):
     def grants_changed(self, **where: Any) -> None:
-        """Bump `grants_version` of these admins: their cached permission names are read again."""
-        self.filter(**where).update(grants_version=F("grants_version") + 1)
+        """A new `grants_version` for these admins: their kept permission names are read again."""
+        self.filter(**where).update(grants_version=new_grants_version())
 
     def permission_names_of(self, pk: int) -> set[str]:
         """`app_label.codename` of every permission granted to the admin directly or by its roles:
@@ -51,8 +57,9 @@ class Admin(AbstractAccount, PermissionsMixin):
 
     is_staff = models.BooleanField(default=True, help_text="Can log into the Django admin site.")
     grants_version = models.PositiveIntegerField(
-        default=0, editable=False, help_text="Bumped whenever the admin's roles or their permissions change."
-    )
+        default=new_grants_version, editable=False,
+        help_text="Drawn anew whenever the admin's roles or their permissions change.",
+    )  # fmt: skip
 
     objects = AdminManager()
 
