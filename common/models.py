@@ -166,10 +166,13 @@ class WebhookEndpoint(models.Model):
 
 class WebhookDeliveryQuerySet(models.QuerySet):
     def due(self) -> "WebhookDeliveryQuerySet":
+        """Pending or failed, its time come, unclaimed, its endpoint active (a paused endpoint's deliveries
+        wait). The endpoint is tested by `endpoint_id IN (...)`, not a join: a join makes Django's UPDATE
+        select the rows in a subquery, which PostgreSQL does not recheck when a concurrent claim commits."""
         now = timezone.now()
-        return self.filter(  # a paused endpoint's deliveries wait until it is active again
+        return self.filter(
             status__in=(WebhookDelivery.PENDING, WebhookDelivery.FAILED), next_attempt_at__lte=now,
-            endpoint__is_active=True,
+            endpoint__in=WebhookEndpoint.objects.filter(is_active=True).values("pk"),
         ).filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))  # fmt: skip
 
     def claim(self, pk: int, lease: timedelta) -> bool:
