@@ -29,7 +29,7 @@ from common.pagination import paginate
 from common.permissions import (
     LOGIN_SESSION,
     AdminMfaEnrolled,
-    LoginSession,
+    NotAPersonalAccessToken,
     RecentSignIn,
     SignedIn,
     TokenCanWrite,
@@ -97,8 +97,8 @@ class MeApi(RealmApi):
     name = "Your profile"
     form_serializers = {"PUT": ProfileUpdateSerializer, "PATCH": ProfileUpdateSerializer}
     permission_classes = [
-        SignedIn, AdminMfaEnrolled.except_for("GET"), LoginSession.only("DELETE"), RecentSignIn.only("DELETE"),
-        TokenCanWrite,
+        SignedIn, AdminMfaEnrolled.except_for("GET"), NotAPersonalAccessToken.only("DELETE"),
+        RecentSignIn.only("DELETE"), TokenCanWrite,
     ]  # fmt: skip
 
     def form_instance(self) -> Any:

@@ -26,8 +26,10 @@ from common.exceptions import DomainError
 from common.images import CleanAvatar
 from common.models import AuditEvent, OutboxEmail, WebhookDelivery, WebhookEndpoint
 from common.realms import realm_of
-from tokens import oidc, passkeys, sessions
+from tokens import sessions
 from tokens.models import Identity, LoginSession, Passkey, PersonalAccessToken
+from tokens.oidc import identities
+from tokens.passkeys import services as passkeys
 
 PROFILE_FIELDS = ("username", "name", "email", "phone", "avatar", "is_active")
 PERMISSION_FIELDS = ("is_staff", "is_superuser", "groups", "user_permissions")
@@ -175,7 +177,7 @@ def credential_inlines(owner_field: str) -> list[type[admin.TabularInline]]:
     class IdentityInline(RemovableInline):
         model = Identity
         fk_name = owner_field
-        formset = removing(oidc.delete)
+        formset = removing(identities.delete)
         fields = readonly_fields = ("provider", "subject", "email", "created_at", "last_used_at")
         verbose_name_plural = "Identity providers (tick delete to unlink one)"
 

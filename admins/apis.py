@@ -20,9 +20,11 @@ from common.permissions import requiring
 from common.realms import ADMIN, REALMS
 from common.schema import PAGE_PARAMETERS, api_doc
 from common.serializers import AuditEventSerializer, AuditFilterSerializer
-from tokens import oidc, pats, sessions
+from tokens import pats, sessions
 from tokens.authentication import ADMIN_AUTHENTICATION
-from tokens.serializers import IdentitySerializer, PersonalAccessTokenSerializer, SessionSerializer
+from tokens.oidc import identities
+from tokens.oidc.serializers import IdentitySerializer
+from tokens.serializers import PersonalAccessTokenSerializer, SessionSerializer
 
 
 class AdminApi(RealmApi):
@@ -183,8 +185,8 @@ class UserIdentitiesApi(AdminApi):
     @api_doc(summary="A user's linked identity-provider accounts, newest first",
              responses={200: [IdentitySerializer]}, errors=(401, 403, 404), tags=TAGS)  # fmt: skip
     def get(self, request: Request, user_id: str) -> Response:
-        identities = oidc.of_account(services.get_user(int(user_id)))
-        return ok([IdentitySerializer.represent(i) for i in identities], "Identities retrieved")
+        linked = identities.of_account(services.get_user(int(user_id)))
+        return ok([IdentitySerializer.represent(i) for i in linked], "Identities retrieved")
 
 
 class UserMfaApi(AdminApi):

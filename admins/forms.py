@@ -13,11 +13,11 @@ from accounts.serializers import ProfileFieldsSerializer
 from common.exceptions import AccountLocked, DomainError, ValidationFailed
 from common.images import process_avatar
 from common.realms import ADMIN
-from tokens.forms import RealmLoginMixin
+from tokens.browser.forms import RealmLoginMixin
 
 
 class AdminLoginForm(RealmLoginMixin, AdminAuthenticationForm):
-    """The admin site's login: the API login's checks (tokens.forms), then Django's staff check."""
+    """The admin site's login: the API login's checks (tokens.browser.forms), then Django's staff check."""
 
     realm = ADMIN
     code = forms.CharField(

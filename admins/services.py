@@ -14,7 +14,8 @@ from accounts.models import AbstractAccount, User
 from accounts.passwords import set_password
 from common import audit
 from common.exceptions import NotFound
-from tokens import mfa, sessions
+from tokens import sessions
+from tokens.mfa import services as mfa
 
 
 def get_user(user_id: int) -> User:

@@ -19,10 +19,12 @@ from admins.forms import AdminLoginForm, SitePasswordChangeForm
 from common.envelope import success_body
 from common.exceptions import DomainError, Forbidden, json_error_response
 from common.realms import ADMIN
-from tokens import browser, browser_oidc, oidc
-from tokens.browser import safe_next
-from tokens.browser_oidc import OidcPages
-from tokens.browser_views import read_json
+from common.views import read_json
+from tokens.browser import sessions as browser
+from tokens.browser.sessions import safe_next
+from tokens.oidc import pages as oidc_pages
+from tokens.oidc import providers
+from tokens.oidc.pages import OidcPages
 
 
 class AccountsAdminSite(admin.AdminSite):
@@ -43,8 +45,8 @@ class AccountsAdminSite(admin.AdminSite):
         The page also offers the identity providers of the admin realm."""
         extra_context = {
             **(extra_context or {}),
-            "providers": oidc.providers(ADMIN),
-            "oidc_error": browser_oidc.message_for(request.GET.get("oidc_error")),
+            "providers": providers.of_realm(ADMIN),
+            "oidc_error": oidc_pages.message_for(request.GET.get("oidc_error")),
         }
         response = super().login(request, extra_context)
         if request.method == "POST" and request.user.is_authenticated and response.status_code == 302:

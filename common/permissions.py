@@ -1,5 +1,5 @@
 """Who may call an endpoint: one small policy per class, composed per view as DRF composes its
-own (`permission_classes = [SignedIn, AdminMfaEnrolled, LoginSession]`).
+own (`permission_classes = [SignedIn, AdminMfaEnrolled, NotAPersonalAccessToken]`).
 
 The default (DEFAULT_PERMISSION_CLASSES) is `SIGNED_IN`: deny unless an account of the view's
 realm is signed in. Public views say so with `permission_classes = [AllowAny]`. A policy that
@@ -67,7 +67,7 @@ class AdminMfaEnrolled(Policy):
         raise MfaRequired()
 
 
-class LoginSession(Policy):
+class NotAPersonalAccessToken(Policy):
     """A login session (JWT or browser), not a personal access token: where a stolen long-lived
     secret must not reach (403 FORBIDDEN)."""
 
@@ -80,7 +80,7 @@ class RecentSignIn(Policy):
     """A session proven within REAUTH_MAX_AGE_SECONDS (its `auth_time`: the login, or the last
     POST .../auth/reauthenticate), for what a stolen access token must not do: plant a second
     factor, mint a long-lived token, remove a way in, delete the account (401
-    REAUTHENTICATION_REQUIRED, RFC 9470). Listed after LoginSession: a PAT never gets here."""
+    REAUTHENTICATION_REQUIRED, RFC 9470). Listed after NotAPersonalAccessToken: a PAT never gets here."""
 
     def check(self, request: Request, view: Any) -> bool:
         auth_time = getattr(request.auth, "auth_time", None) or 0
@@ -133,7 +133,7 @@ def require_login_session(request: Request) -> None:
 # The default: signed in to this realm, MFA where required, write ability for writes.
 SIGNED_IN: list[type[BasePermission]] = [SignedIn, AdminMfaEnrolled, TokenCanWrite]
 # ... and a login session, not a personal access token.
-LOGIN_SESSION: list[type[BasePermission]] = [SignedIn, AdminMfaEnrolled, LoginSession, TokenCanWrite]
+LOGIN_SESSION: list[type[BasePermission]] = [SignedIn, AdminMfaEnrolled, NotAPersonalAccessToken, TokenCanWrite]
 
 
 def requiring(
@@ -149,4 +149,4 @@ def requiring(
 
 
 # ... without the admin MFA requirement: what an admin without MFA needs to get in and enrol.
-LOGIN_SESSION_BEFORE_MFA: list[type[BasePermission]] = [SignedIn, LoginSession, TokenCanWrite]
+LOGIN_SESSION_BEFORE_MFA: list[type[BasePermission]] = [SignedIn, NotAPersonalAccessToken, TokenCanWrite]

@@ -1,5 +1,7 @@
-"""The envelope for paths outside DRF: unknown URLs and unexpected errors."""
+"""Plain Django views and their helpers outside DRF: the envelope for unknown URLs and unexpected
+errors, and a JSON body read the way the API reads one."""
 
+import json
 import sys
 
 from django.conf import settings
@@ -31,3 +33,14 @@ def forbidden(request: HttpRequest, exception: Exception | None = None) -> JsonR
 def media(request: HttpRequest, path: str) -> HttpResponse:
     """Uploaded avatars, served by the service itself unless SERVE_MEDIA=false."""
     return serve(request, path, document_root=settings.MEDIA_ROOT)
+
+
+def read_json(request: HttpRequest) -> dict:
+    """A JSON object body, or 400."""
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError as exc:
+        raise ValidationFailed("Malformed JSON") from exc
+    if not isinstance(body, dict):
+        raise ValidationFailed("Expected a JSON object")
+    return body

@@ -227,10 +227,12 @@ EMAIL_RETENTION_DAYS = env.int("EMAIL_RETENTION_DAYS", default=30)  # sent and g
 # --- Passkeys (tokens.passkeys) --------------------------------------------------------------
 WEBAUTHN_RP_ID = env.str("WEBAUTHN_RP_ID", default="")  # empty: the host of FRONTEND_URL, else the request's
 WEBAUTHN_RP_NAME = env.str("WEBAUTHN_RP_NAME", default=PRODUCT_NAME)
-WEBAUTHN_ORIGINS = [o.rstrip("/") for o in env.list("WEBAUTHN_ORIGINS", default=[]) if o]  # empty: see tokens.passkeys
+WEBAUTHN_ORIGINS = [
+    o.rstrip("/") for o in env.list("WEBAUTHN_ORIGINS", default=[]) if o
+]  # empty: see tokens.passkeys.services
 
 # --- Identity providers (tokens.oidc) ---------------------------------------------------------
-# {"slug": {"issuer", "client_id", "client_secret", "name", "realms", "scopes", "audiences"}}; checked by tokens.oidc.
+# {"slug": {"issuer", "client_id", "client_secret", "name", "realms", "scopes", "audiences"}} (tokens.oidc.providers)
 try:
     OIDC_PROVIDERS = env.json("OIDC_PROVIDERS", default={})
 except ValueError:

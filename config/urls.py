@@ -19,6 +19,7 @@ from common.urls import api_path
 from common.views import media as media_view
 from tokens import urls as credential_urls
 from tokens.authentication import ADMIN_AUTHENTICATION, USER_AUTHENTICATION
+from tokens.browser import urls as browser_urls
 
 USER_ROUTES = {"realm": USER, "authentication": USER_AUTHENTICATION, "auth_prefix": "auth", "me_prefix": "users/me"}
 ADMIN_ROUTES = {
@@ -41,7 +42,7 @@ urlpatterns = [
         **USER_ROUTES, open_registration=True, me_methods=("get", "put", "patch", "delete")
     ),
     *credential_urls.build_urlpatterns(**USER_ROUTES),
-    *credential_urls.browser_urlpatterns(),  # /api-auth/login/ and logout
+    *browser_urls.browser_urlpatterns(),  # /api-auth/login/, logout, passkey and providers
     # The admin realm: /admin/auth/..., /admin/me/..., then user management and the audit trail.
     *account_urls.build_urlpatterns(
         **ADMIN_ROUTES,

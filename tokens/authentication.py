@@ -9,7 +9,8 @@ from rest_framework.request import Request
 from accounts.models import AbstractAccount
 from common.exceptions import InvalidToken
 from common.realms import ADMIN, USER, Realm
-from tokens import browser, jwt_tokens
+from tokens import jwt_tokens
+from tokens.browser import sessions as browser
 from tokens.models import ABILITIES, LoginSession, PersonalAccessToken
 from tokens.pats import digest, is_personal_access_token, touch_pat
 

@@ -1,5 +1,5 @@
 """Signing in with a password: the checks in the contract's order, then the second factor
-when MFA is on. Shared by the API login and the HTML login forms (tokens.forms)."""
+when MFA is on. Shared by the API login and the HTML login forms (tokens.browser.forms)."""
 
 import functools
 import secrets
@@ -16,7 +16,8 @@ from accounts.models import AbstractAccount
 from common import audit
 from common.exceptions import AccountInactive, EmailNotVerified, InvalidCredentials
 from common.realms import Realm
-from tokens import mfa, sessions
+from tokens import sessions
+from tokens.mfa import services as mfa
 
 
 @functools.cache
@@ -63,7 +64,7 @@ def record_login(account: AbstractAccount, *, method: str = "password", **detail
     account.failed_login_attempts, account.locked_until, account.last_login_at = 0, None, now
 
 
-def login(*, realm: Realm, identifier: str, password: str, request: HttpRequest) -> dict[str, Any]:
+def password_login(*, realm: Realm, identifier: str, password: str, request: HttpRequest) -> dict[str, Any]:
     """Verify the credentials: the first token pair, or an MFA challenge when MFA is on."""
     account = verify_credentials(realm=realm, identifier=identifier, password=password)
     return finish(account, request)

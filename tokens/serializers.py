@@ -1,4 +1,5 @@
-"""Shapes of the credential endpoints, and the password rules every path shares."""
+"""Shapes of the core credential endpoints: login, refresh, logout, password change, personal
+access tokens, sessions, introspection."""
 
 from typing import Any
 
@@ -94,15 +95,6 @@ class MfaChallengeSerializer(OutputSerializer):
     expires_in = serializers.IntegerField(help_text="Seconds the mfa_token stays valid.")
 
 
-class MfaVerifySerializer(serializers.Serializer):
-    mfa_token = serializers.CharField(max_length=512)
-    code = serializers.CharField(max_length=64, help_text="A current TOTP code or an unused recovery code.")
-
-
-class MfaCodeSerializer(serializers.Serializer):
-    code = serializers.CharField(max_length=64)
-
-
 class ReauthenticateSerializer(serializers.Serializer):
     """The password, or a TOTP or recovery code: exactly one."""
 
@@ -113,25 +105,6 @@ class ReauthenticateSerializer(serializers.Serializer):
         if ("password" in attrs) == ("code" in attrs):
             raise serializers.ValidationError({"non_field_errors": ["Send either password or code."]})
         return attrs
-
-
-class CurrentPasswordSerializer(serializers.Serializer):
-    current_password = PasswordField()
-
-
-class MfaStatusSerializer(OutputSerializer):
-    totp_enabled = serializers.BooleanField()
-    recovery_codes_remaining = serializers.IntegerField()
-
-
-class TotpEnrolmentSerializer(OutputSerializer):
-    secret = serializers.CharField(help_text="Base32; shown only now.")
-    otpauth_url = serializers.CharField()
-    qr_svg = serializers.CharField(help_text="The otpauth URL as a QR code (SVG).")
-
-
-class RecoveryCodesSerializer(OutputSerializer):
-    recovery_codes = serializers.ListField(child=serializers.CharField(), help_text="Shown only now; each works once.")
 
 
 class IntrospectionRequestSerializer(serializers.Serializer):
@@ -151,67 +124,3 @@ class IntrospectionAnswerSerializer(OutputSerializer):
     iat = serializers.IntegerField(required=False)
     abilities = serializers.ListField(child=serializers.CharField(), required=False)
     iss = serializers.CharField(required=False, help_text="When JWT_ISSUER is set.")
-
-
-class PasskeySerializer(OutputSerializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-    created_at = serializers.DateTimeField()
-    last_used_at = serializers.DateTimeField(allow_null=True)
-    backed_up = serializers.BooleanField()
-
-
-class PasskeyOptionsSerializer(OutputSerializer):
-    publicKey = serializers.DictField(
-        help_text="PublicKeyCredentialCreationOptions or PublicKeyCredentialRequestOptions, WebAuthn Level 3 JSON."
-    )
-
-
-class PasskeyRegisterSerializer(serializers.Serializer):
-    name = serializers.CharField(min_length=1, max_length=64, required=False, default="Passkey")
-    credential = serializers.JSONField(help_text="The RegistrationResponse JSON (navigator.credentials.create).")
-
-
-class PasskeyRenameSerializer(serializers.Serializer):
-    name = serializers.CharField(min_length=1, max_length=64)
-
-
-class PasskeyLoginSerializer(serializers.Serializer):
-    credential = serializers.JSONField(help_text="The AuthenticationResponse JSON (navigator.credentials.get).")
-
-
-class IdentitySerializer(OutputSerializer):
-    id = serializers.IntegerField()
-    provider = serializers.CharField()
-    subject = serializers.CharField()
-    email = serializers.CharField(help_text="As the provider gave it.")
-    created_at = serializers.DateTimeField()
-    last_used_at = serializers.DateTimeField(allow_null=True)
-
-
-class OidcProviderSerializer(OutputSerializer):
-    id = serializers.CharField(help_text="The provider's slug, as in the paths.")
-    name = serializers.CharField()
-
-
-class RedirectUriSerializer(serializers.Serializer):
-    redirect_uri = serializers.URLField(max_length=2000, help_text="A frontend URL under OIDC_REDIRECT_ORIGINS.")
-
-
-class OidcCallbackSerializer(serializers.Serializer):
-    state = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    code = serializers.CharField(max_length=4096, required=False, allow_blank=True, default="")
-    error = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-
-
-class OidcExchangeSerializer(serializers.Serializer):
-    code = serializers.CharField(max_length=200, help_text="The one-time code the callback gave the frontend.")
-
-
-class OidcTokenSerializer(serializers.Serializer):
-    id_token = serializers.CharField(max_length=16_384, help_text="An ID token from the platform's SDK.")
-    nonce = serializers.CharField(max_length=512, required=False, allow_blank=True, default="")
-
-
-class AuthorizeUrlSerializer(OutputSerializer):
-    authorize_url = serializers.URLField()

@@ -353,7 +353,7 @@ class TestMfaLogin:
 
         import pyotp
 
-        from tokens import mfa
+        from tokens.mfa import services as mfa
 
         admin = AdminFactory()
         totp = pyotp.TOTP(mfa.start_totp(admin)["secret"])
@@ -380,7 +380,7 @@ class TestMfaLogin:
         assert response.status_code == 200 and b"Multi-factor authentication is required for admins" in response.content
 
     def test_turn_off_mfa_action(self, site):
-        from tokens import mfa
+        from tokens.mfa import services as mfa
 
         user = UserFactory()
         started = mfa.start_totp(user)

@@ -147,7 +147,7 @@ def enrolled_admin():
 
     import pyotp
 
-    from tokens import mfa
+    from tokens.mfa import services as mfa
 
     admin = AdminFactory()
     totp = pyotp.TOTP(mfa.start_totp(admin)["secret"])

@@ -92,7 +92,7 @@ class TestLogin:
 
         import pyotp
 
-        from tokens import mfa
+        from tokens.mfa import services as mfa
 
         user = UserFactory()
         totp = pyotp.TOTP(mfa.start_totp(user)["secret"])

@@ -12,7 +12,8 @@ from django.utils import timezone
 from common.exceptions import InvalidCredentials
 from common.tests.factories import PASSWORD, AdminFactory, UserFactory
 from common.tests.utils import assert_error, assert_ok, bearer, run_concurrently
-from tokens import login, mfa
+from tokens import login
+from tokens.mfa import services as mfa
 from tokens.models import LoginSession, RecoveryCode, TotpDevice
 
 

@@ -10,7 +10,7 @@ import time_machine
 from django.test import Client
 
 from common.models import AuditEvent
-from tokens import mfa
+from tokens.mfa import services as mfa
 from tokens.models import LoginSession
 from tokens.tests.oidc_server import OidcProvider, running_provider
 

@@ -222,7 +222,9 @@ def test_a_login_that_cannot_open_its_session_records_no_success(realm_case, mon
 
     monkeypatch.setattr(sessions, "new_session", broken)
     with pytest.raises(RuntimeError):
-        login.login(realm=REALMS[realm_case.name], identifier=account.username, password=PASSWORD, request=None)
+        login.password_login(
+            realm=REALMS[realm_case.name], identifier=account.username, password=PASSWORD, request=None
+        )
     account.refresh_from_db()
     assert account.last_login_at is None
     assert not AuditEvent.objects.filter(event="login.succeeded").exists()

@@ -20,8 +20,10 @@ from accounts.models import AbstractAccount
 from common import ratelimit
 from common.exceptions import DomainError, InvalidCredentials, MfaRequired, ValidationFailed
 from common.realms import Realm
-from tokens import browser, login, oidc
-from tokens.browser import safe_next
+from tokens import login
+from tokens.browser import sessions as browser
+from tokens.browser.sessions import safe_next
+from tokens.oidc import flow, providers
 
 BINDING = "oidc_browser"  # the cookie that binds a provider sign-in to the browser that began it
 PENDING = "oidc_pending"  # the cookie session's note of a sign-in waiting for its MFA code
@@ -62,21 +64,21 @@ class OidcPages:
     default_next: str
     before_start: Callable[[HttpRequest, AbstractAccount], None] = lambda request, account: None
 
-    def providers(self) -> list[oidc.Provider]:
-        return oidc.providers(self.realm)
+    def providers(self) -> list[providers.Provider]:
+        return providers.of_realm(self.realm)
 
     def start(self, request: HttpRequest, provider: str) -> HttpResponse:
         target = safe_next(request, request.GET.get("next"), str(self.default_next))
-        back = oidc.with_query(request.build_absolute_uri(reverse(self.complete_url)), next=target)
+        back = flow.with_query(request.build_absolute_uri(reverse(self.complete_url)), next=target)
         binding = _binding(request) or secrets.token_urlsafe(32)
         try:
             response = HttpResponseRedirect(
-                oidc.authorize(request, self.realm, provider, back, trusted=True, binding=binding)
+                flow.authorize(request, self.realm, provider, back, trusted=True, binding=binding)
             )
         except DomainError as exc:
             return self.failed(exc.code)
         # Lax: sent on the top-level redirect back from the provider, not on other sites' subrequests.
-        response.set_cookie(BINDING, binding, max_age=oidc.STATE_SECONDS, httponly=True, samesite="Lax",
+        response.set_cookie(BINDING, binding, max_age=flow.STATE_SECONDS, httponly=True, samesite="Lax",
                             secure=request.is_secure())  # fmt: skip
         return response
 
@@ -90,7 +92,7 @@ class OidcPages:
             binding = _binding(request)
             if binding is None:  # not the browser that began this sign-in
                 raise ValidationFailed()
-            account, p = oidc.redeem(self.realm, request.GET["code"], binding=binding)
+            account, p = flow.redeem(self.realm, request.GET["code"], binding=binding)
             if self.realm.name == "admin" and settings.ADMIN_MFA_REQUIRED and not account.mfa_enabled:
                 raise MfaRequired()
             if account.mfa_enabled:
@@ -126,7 +128,7 @@ class OidcPages:
         return render(request, "tokens/oidc_code.html", context, status=401 if error else 200)
 
     def failed(self, code: str) -> HttpResponse:
-        return HttpResponseRedirect(oidc.with_query(str(self.login_url), oidc_error=code))
+        return HttpResponseRedirect(flow.with_query(str(self.login_url), oidc_error=code))
 
     def views(self) -> tuple[Callable, Callable]:
         """(start, complete) as Django views."""

@@ -1,6 +1,5 @@
-"""/api-auth/login/ and /api-auth/logout/: a person signs in to the browsable API (user realm)."""
-
-import json
+"""/api-auth/login/ and /api-auth/logout/: a person signs in to the browsable API (user realm),
+with a password or a passkey (the provider pages are tokens.oidc.pages)."""
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
@@ -10,11 +9,14 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from common.envelope import success_body
-from common.exceptions import DomainError, ValidationFailed, json_error_response
+from common.exceptions import DomainError, json_error_response
 from common.realms import USER
-from tokens import browser, browser_oidc, oidc
-from tokens.browser import safe_next
-from tokens.forms import BrowserLoginForm
+from common.views import read_json
+from tokens.browser import sessions as browser
+from tokens.browser.forms import BrowserLoginForm
+from tokens.browser.sessions import safe_next
+from tokens.oidc import pages as oidc_pages
+from tokens.oidc import providers
 
 
 def _next(request: HttpRequest) -> str:
@@ -25,7 +27,7 @@ def _next(request: HttpRequest) -> str:
 @csrf_protect
 @never_cache
 @require_http_methods(["GET", "HEAD", "POST"])
-def login(request: HttpRequest) -> HttpResponse:
+def password_login(request: HttpRequest) -> HttpResponse:
     form = BrowserLoginForm(request.POST or None, request=request, realm=USER)
     if request.method == "POST" and form.is_valid():
         browser.start(request, form.account)
@@ -33,8 +35,8 @@ def login(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "next": _next(request),
-        "providers": oidc.providers(USER),
-        "oidc_error": browser_oidc.message_for(request.GET.get("oidc_error")),
+        "providers": providers.of_realm(USER),
+        "oidc_error": oidc_pages.message_for(request.GET.get("oidc_error")),
     }
     response = render(request, "tokens/browser_login.html", context)
     if form.rate_limited is not None:
@@ -49,17 +51,6 @@ def logout(request: HttpRequest) -> HttpResponse:
     """Ends only this browser session; the account's other sessions and tokens stay."""
     browser.end(request, USER)
     return HttpResponseRedirect(_next(request) if request.POST.get("next") else "/api-auth/login/")
-
-
-def read_json(request: HttpRequest) -> dict:
-    """A JSON object body, or 400."""
-    try:
-        body = json.loads(request.body or b"{}")
-    except ValueError as exc:
-        raise ValidationFailed("Malformed JSON") from exc
-    if not isinstance(body, dict):
-        raise ValidationFailed("Expected a JSON object")
-    return body
 
 
 @csrf_protect

@@ -16,9 +16,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from accounts.models import AbstractAccount
 from common import ratelimit
 from common.realms import Realm, realm_of
-from tokens import passkeys, sessions
+from tokens import sessions
 from tokens.login import record_login
 from tokens.models import LoginSession
+from tokens.passkeys import services as passkeys
 
 
 def session_key(realm: Realm) -> str:

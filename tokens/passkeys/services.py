@@ -282,7 +282,7 @@ def verify_login(*, realm: Realm, credential: Any, request: HttpRequest) -> Abst
     return account
 
 
-def login(*, realm: Realm, credential: Any, request: HttpRequest) -> dict[str, Any]:
+def passkey_login(*, realm: Realm, credential: Any, request: HttpRequest) -> dict[str, Any]:
     """A passkey login: a token pair, no second factor (a user-verified passkey is already two)."""
     account = verify_login(realm=realm, credential=credential, request=request)
     with transaction.atomic():
