@@ -149,14 +149,15 @@ class AbstractAccount(AbstractBaseUser):
     def __str__(self) -> str:
         return self.username
 
-    def save(self, *args, **kwargs) -> None:
-        # set_password() leaves the raw password in _password until the next save.
+    def save(self, *args, password_event: str = "password.changed", **kwargs) -> None:
+        """Saving a new password (set_password() leaves it in _password until the next save) sends
+        password_changed with `event`, the audit event it records (a reset says so)."""
         if self._password is None or self._state.adding:
             super().save(*args, **kwargs)
             return
         with transaction.atomic():  # the new password and what it ends land together
             super().save(*args, **kwargs)
-            signals.password_changed.send(sender=type(self), account=self)
+            signals.password_changed.send(sender=type(self), account=self, event=password_event)
 
     @property
     def is_locked(self) -> bool:

@@ -36,8 +36,7 @@ def check_password_rules(password: str, account: AbstractAccount, field: str = "
 def set_password(account: AbstractAccount, new_password: str, *, event: str = "password.changed") -> None:
     """Save a new password; the save ends every session (see the module docstring)."""
     account.set_password(new_password)
-    account.password_event = event  # what the password_changed listener records
-    account.save(update_fields=["password", "updated_at"])
+    account.save(update_fields=["password", "updated_at"], password_event=event)
 
 
 def forgot_password(*, realm: Realm, email: str, request: HttpRequest) -> None:
@@ -65,6 +64,8 @@ def reset_password(*, realm: Realm, token: str, new_password: str) -> AbstractAc
     check_password_rules(new_password, account, field="new_password")
     account.failed_login_attempts, account.locked_until = 0, None
     account.set_password(new_password)
-    account.password_event = "password.reset"
-    account.save(update_fields=["password", "failed_login_attempts", "locked_until", "updated_at"])
+    account.save(
+        update_fields=["password", "failed_login_attempts", "locked_until", "updated_at"],
+        password_event="password.reset",
+    )
     return account

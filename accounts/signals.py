@@ -7,7 +7,8 @@ account changes must end credentials; it says so here and `tokens` listens.
 from django.dispatch import Signal
 
 # Sent (in the saving transaction) after an existing account's new password is saved,
-# whatever the path: the API, a reset, the Django admin site's forms, a command.
+# whatever the path: the API, a reset, the Django admin site's forms, a command. Arguments:
+# `account`, and `event`: the audit event to record ("password.changed" or "password.reset").
 # Listener: tokens.sessions.end_sessions_on_password_change (every session ends, an audit
 # event and a notice mail), connected in tokens/apps.py.
 password_changed = Signal()

@@ -205,13 +205,6 @@ class Identity(Owned):
         return f"{self.provider}: {self.email or self.subject}"
 
 
-def ways_in(account: AbstractAccount) -> int:
-    """How many ways the account has to sign in: a usable password, each passkey, each identity."""
-    mine = {realm_of(account).name: account}
-    password = 1 if account.has_usable_password() else 0
-    return password + Passkey.objects.filter(**mine).count() + Identity.objects.filter(**mine).count()
-
-
 class TotpDevice(Owned):
     """An account's TOTP authenticator. The secret itself is never stored: it is derived from
     SECRET_KEY and `seed` (tokens.mfa), so a database dump alone yields no working codes."""

@@ -134,11 +134,11 @@ def revoke_all_credentials(account: AbstractAccount) -> None:
     PersonalAccessToken.objects.of_account(account).revoke()
 
 
-def end_sessions_on_password_change(sender: type, account: AbstractAccount, **kwargs: Any) -> None:
+def end_sessions_on_password_change(sender: type, account: AbstractAccount, event: str, **kwargs: Any) -> None:
     """Listener of accounts.signals.password_changed: a new password, by any path, ends every
     session, is audited and sends the account a notice."""
     revoke_sessions(account)
-    audit.record(getattr(account, "password_event", "password.changed"), account=account)
+    audit.record(event, account=account)
     mail.queue(
         to=account.email,
         template="password_changed",

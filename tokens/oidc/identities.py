@@ -24,7 +24,8 @@ from common.exceptions import (
 )
 from common.realms import ADMIN, Realm, realm_of
 from tokens.login import check_allowed
-from tokens.models import Identity, owner_kwargs, ways_in
+from tokens.models import Identity, owner_kwargs
+from tokens.ways_in import refuse_last_way_in
 
 if TYPE_CHECKING:
     pass
@@ -147,8 +148,7 @@ def unlink(account: AbstractAccount, identity_id: int) -> None:
     identity = of_account(account).select_for_update().filter(pk=identity_id).first()
     if identity is None:
         raise NotFound("Identity not found")
-    if ways_in(account) <= 1:
-        raise Conflict("This is the last way to sign in to the account", details={"identity": ["Last way in."]})
+    refuse_last_way_in(account, "identity")
     delete(identity)
 
 

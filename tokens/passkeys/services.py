@@ -32,7 +32,8 @@ from common.exceptions import Conflict, InvalidCredentials, NotFound, Validation
 from common.realms import Realm, realm_of
 from tokens import sessions
 from tokens.login import check_allowed, record_login
-from tokens.models import Passkey, owner_kwargs, ways_in
+from tokens.models import Passkey, owner_kwargs
+from tokens.ways_in import refuse_last_way_in
 
 CHALLENGE_SECONDS = 300
 ALGORITHMS = (-7, -8, -257)  # COSE: ECDSA with SHA-256, EdDSA, RSASSA-PKCS1-v1_5 with SHA-256
@@ -215,8 +216,7 @@ def rename(account: AbstractAccount, passkey_id: int, name: str) -> Passkey:
 def remove(account: AbstractAccount, passkey_id: int) -> None:
     """Remove a passkey, unless it is the account's last way to sign in (409)."""
     passkey = get(account, passkey_id)
-    if ways_in(account) <= 1:
-        raise Conflict("This is the last way to sign in to the account", details={"passkey": ["Last way in."]})
+    refuse_last_way_in(account, "passkey")
     delete(passkey)
 
 
