@@ -195,7 +195,7 @@ class User(AbstractAccount):
     class Meta(AbstractAccount.Meta):
         constraints = AbstractAccount.account_constraints("accounts_user")
         # Every ordering of the admin list (then id) walks an index, at any size; substring
-        # search uses trigram indexes on PostgreSQL (migration 0003).
+        # search uses trigram indexes on PostgreSQL (migration 0004).
         indexes = [
             models.Index(fields=["username", "id"], name="user_order_username"),
             models.Index(fields=["email", "id"], name="user_order_email"),

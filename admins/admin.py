@@ -452,14 +452,15 @@ class WebhookEndpointAdmin(StrictLookupsMixin, admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change) -> None:
-        webhook_rules.update_endpoint(obj, {field: form.cleaned_data[field] for field in form.changed_data})
+        changes = {field: form.cleaned_data[field] for field in form.changed_data}
+        webhook_rules.update_endpoint(obj, changes, actor=request.user)
 
     def delete_model(self, request, obj) -> None:
-        webhook_rules.delete_endpoint(obj)
+        webhook_rules.delete_endpoint(obj, actor=request.user)
 
     def delete_queryset(self, request, queryset) -> None:
         for endpoint in queryset:
-            webhook_rules.delete_endpoint(endpoint)
+            webhook_rules.delete_endpoint(endpoint, actor=request.user)
 
 
 @admin.register(WebhookDelivery)

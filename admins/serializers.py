@@ -6,6 +6,8 @@ from accounts.models import User
 from accounts.passwords import password_problems
 from accounts.serializers import AccountSerializer, PasswordField, ProfileFieldsSerializer
 from admins.models import Admin, Role
+from common import webhooks
+from common.models import WebhookDelivery
 from common.serializers import OutputSerializer
 
 ORDERINGS = ["id", "username", "email", "created_at"]
@@ -85,3 +87,56 @@ class RoleInputSerializer(serializers.Serializer):
 class PermissionSerializer(OutputSerializer):
     name = serializers.CharField(read_only=True)
     description = serializers.CharField(read_only=True)
+
+
+# --- Webhook endpoints (admins.webhook_apis) ---------------------------------------------------
+
+
+class EndpointSerializer(OutputSerializer):
+    id = serializers.IntegerField()
+    url = serializers.URLField()
+    events = serializers.ListField(child=serializers.CharField())
+    description = serializers.CharField()
+    is_active = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+
+
+class EndpointWithSecretSerializer(EndpointSerializer):
+    secret = serializers.CharField(help_text="whsec_...: shown only now; both secrets sign for 24 h after a rotation.")
+
+
+class DeliverySerializer(OutputSerializer):
+    id = serializers.IntegerField()
+    event_id = serializers.IntegerField(allow_null=True)
+    event = serializers.CharField()
+    status = serializers.ChoiceField(choices=WebhookDelivery.STATUSES)
+    attempts = serializers.IntegerField()
+    last_status_code = serializers.IntegerField(allow_null=True)
+    last_error = serializers.CharField(allow_null=True)
+    next_attempt_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    delivered_at = serializers.DateTimeField(allow_null=True)
+
+
+class EndpointInputSerializer(serializers.Serializer):
+    url = serializers.URLField(max_length=2048)
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=["*", *webhooks.EVENTS]), allow_empty=False, max_length=64,
+        help_text='Event names of the audit trail, or ["*"] for every event.',
+    )  # fmt: skip
+    description = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    is_active = serializers.BooleanField(required=False, default=True)
+
+    def validate_url(self, value: str) -> str:
+        try:
+            webhooks.check_url(value)
+        except webhooks.UnsafeUrl as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+        return value
+
+    def validate_events(self, value: list[str]) -> list[str]:
+        return ["*"] if "*" in value else sorted(set(value))
+
+
+class DeliveryListParams(serializers.Serializer):
+    status = serializers.ChoiceField(choices=WebhookDelivery.STATUSES, required=False)

@@ -2,7 +2,7 @@
 roles and operators, webhooks."""
 
 from accounts import services as account_services
-from admins import apis, role_apis, services, webhooks
+from admins import apis, role_apis, services, webhook_apis
 from common.urls import api_path, id_param
 
 USER = f"admin/users/{id_param('user_id')}"
@@ -32,14 +32,14 @@ urlpatterns = [
     api_path(f"admin/roles/{id_param('role_id')}", role_apis.RoleDetailApi.as_view(), name="admin-role"),
     api_path("admin/admins", role_apis.AdminListApi.as_view(), name="admin-admins"),
     api_path(f"admin/admins/{id_param('admin_id')}", role_apis.AdminDetailApi.as_view(), name="admin-admin"),
-    api_path("admin/webhooks", webhooks.WebhookListApi.as_view(), name="admin-webhooks"),
-    api_path(WEBHOOK, webhooks.WebhookDetailApi.as_view(), name="admin-webhook"),
-    api_path(f"{WEBHOOK}/rotate-secret", webhooks.WebhookRotateApi.as_view(), name="admin-webhook-rotate-secret"),
-    api_path(f"{WEBHOOK}/test", webhooks.WebhookTestApi.as_view(), name="admin-webhook-test"),
-    api_path(f"{WEBHOOK}/deliveries", webhooks.WebhookDeliveriesApi.as_view(), name="admin-webhook-deliveries"),
+    api_path("admin/webhooks", webhook_apis.WebhookListApi.as_view(), name="admin-webhooks"),
+    api_path(WEBHOOK, webhook_apis.WebhookDetailApi.as_view(), name="admin-webhook"),
+    api_path(f"{WEBHOOK}/rotate-secret", webhook_apis.WebhookRotateApi.as_view(), name="admin-webhook-rotate-secret"),
+    api_path(f"{WEBHOOK}/test", webhook_apis.WebhookTestApi.as_view(), name="admin-webhook-test"),
+    api_path(f"{WEBHOOK}/deliveries", webhook_apis.WebhookDeliveriesApi.as_view(), name="admin-webhook-deliveries"),
     api_path(
         f"{WEBHOOK}/deliveries/{id_param('delivery_id')}/retry",
-        webhooks.WebhookRetryApi.as_view(),
+        webhook_apis.WebhookRetryApi.as_view(),
         name="admin-webhook-delivery-retry",
     ),
 ]

@@ -40,7 +40,7 @@ print(outcome, "|", f"{cpu:.3f}", "|", (peak_kb() - idle) // 1024)
 def main() -> int:
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.tests.settings")
-    from common.tests.hostile_images import CORPUS
+    from testkit.hostile_images import CORPUS
 
     env = {**os.environ, "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-avatars-secret-key-0123456789abcdef")}
     rows, failed = [], False

@@ -17,8 +17,8 @@ USERS, TOKENS, BUDGET_S = 1_000_000, 100_000, 180.0
 
 def build_source(path: Path) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from admins.tests.fastapi_source import SCHEMA, argon2
-    from admins.tests.fastapi_source import TOKENS as TOKEN_TABLE
+    from testkit.fastapi_source import SCHEMA, argon2
+    from testkit.fastapi_source import TOKENS as TOKEN_TABLE
 
     hashed = argon2("bench-passphrase")  # one hash reused: hashing a million would measure passlib
     db = sqlite3.connect(path)

@@ -32,7 +32,7 @@ from accounts.models import User
 from admins import roles
 from admins.models import Admin, Role
 from common.pagination import encode_cursor
-from common.tests.servers import run_gunicorn
+from testkit.servers import run_gunicorn
 from tokens.pats import create_pat
 from tokens.sessions import open_session
 

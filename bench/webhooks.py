@@ -38,7 +38,7 @@ def main() -> int:
     django.setup()
     from common import webhooks
     from common.models import WebhookDelivery, WebhookEndpoint
-    from common.tests.servers import free_port
+    from testkit.servers import free_port
 
     port = free_port()
     receiver = multiprocessing.Process(target=serve, args=(port,), daemon=True)

@@ -115,7 +115,7 @@ class AuditEvent(models.Model):
     )
 
     created_at = models.DateTimeField(default=timezone.now)
-    event = models.CharField(max_length=32, choices=[(e, e) for e in EVENTS])
+    event = models.CharField(max_length=32, help_text="One of EVENTS (the recorder refuses any other name).")
     realm = models.CharField(max_length=16)
     account_id = models.BigIntegerField(null=True, blank=True)
     actor_realm = models.CharField(max_length=16, blank=True, default="")

@@ -1,7 +1,10 @@
 """Rate limits on the Django cache (django-ratelimit), failing open when the cache is down.
 
-Every limit is named in LIMITS, with the setting its rate comes from; callers (the API views
-and the HTML login forms, never the services) say `consume(request, "login", realm)`.
+Every limit is named in LIMITS, with the setting its rate comes from; callers say
+`consume(request, "login", realm)`: the API views and the HTML login forms, and the few services
+that decide mid-flow whether a limit applies (a provider's callback spends "login", and "register"
+only when it creates an account: tokens.oidc.flow and .identities; a browser's passkey sign-in:
+tokens.browser.sessions).
 A limit counts per client IP unless a `key` is given (an account, an address); each realm
 and each `scope` (forgot-password and resend-verification for "email") has a budget of its own.
 """

@@ -12,8 +12,8 @@ from accounts.models import User
 from accounts.tests.images import huge_single_colour_png, image_bytes, jpeg_with_gps, upload
 from common import images
 from common.exceptions import ValidationFailed
-from common.tests import hostile_images
 from common.tests.utils import assert_error, assert_ok, bearer
+from testkit import hostile_images
 
 
 def files_in(root: Path) -> list[str]:

@@ -17,10 +17,10 @@ from PIL import Image
 
 from accounts.models import User
 from admins.models import Admin, Role
-from admins.tests.fastapi_source import Source, argon2, bcrypt_hash
 from common.models import AuditEvent
-from common.tests.servers import database_url
 from common.tests.utils import assert_error, assert_ok, bearer
+from testkit.fastapi_source import Source, argon2, bcrypt_hash
+from testkit.servers import database_url
 from tokens.models import PersonalAccessToken
 
 pytestmark = pytest.mark.django_db
@@ -245,7 +245,7 @@ def test_people_sign_in_through_gunicorn_with_what_they_had(tmp_path):
 
 
 class TestUntrustedSource:
-    """The source is checked, not trusted (hardening, third round)."""
+    """The source is checked, not trusted."""
 
     def test_values_that_break_the_field_rules_are_conflicts_and_exit_1(self, tmp_path):
         s = Source()

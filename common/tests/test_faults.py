@@ -15,8 +15,8 @@ from django.conf import settings
 from django.db import connection
 
 from common.tests.factories import PASSWORD, UserFactory
-from common.tests.servers import database_url, free_port
 from common.tests.utils import gunicorn, http
+from testkit.servers import database_url, free_port
 
 pytestmark = [pytest.mark.gunicorn, pytest.mark.django_db(transaction=True)]
 

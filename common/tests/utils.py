@@ -10,7 +10,7 @@ from urllib.error import HTTPError
 
 from django.db import connections
 
-from common.tests.servers import run_gunicorn
+from testkit.servers import run_gunicorn
 
 T = TypeVar("T")
 

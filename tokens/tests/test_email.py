@@ -1,4 +1,6 @@
-"""Password reset by email, security notices and the outbox (docs/api.md §11), in both realms."""
+"""Password reset by email, security notices and the outbox (docs/api.md §11), in both realms.
+Here rather than in accounts/tests: a reset must end the sessions and tokens (tokens), which the
+accounts floor may not import."""
 
 import re
 from datetime import timedelta

@@ -581,7 +581,7 @@ class TestLinkingCsrf:
 
 
 class TestHostileClaims:
-    """Hardening, third round: claims a provider (or its signing key) may send."""
+    """Claims a provider (or its signing key) may send."""
 
     post = TestNativeFlow.post
 

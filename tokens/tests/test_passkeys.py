@@ -257,7 +257,7 @@ def _session_for(client, case, account) -> str:
 
 
 def test_without_webauthn_origins_the_host_headers_port_is_not_trusted(settings, rf):
-    """Hardening, third round: `Host: testserver:31337` does not make http://testserver:31337 an
+    """`Host: testserver:31337` does not make http://testserver:31337 an
     accepted passkey origin; the port is the one the server listens on (as for mail links)."""
     from tokens.passkeys.services import origins
 

@@ -1,5 +1,5 @@
-"""Hardening, second round (operations): forged cursors, /docs, metrics cardinality, the text
-log, the 500 log line. Each test failed on the code before the fix."""
+"""Hostile requests meet a clear answer and an honest log: forged cursors are 400, odd methods
+share one metrics label, the text log cannot be forged, an unhandled error logs its traceback."""
 
 import base64
 import json

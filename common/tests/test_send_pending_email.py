@@ -15,8 +15,8 @@ from django.core.management import call_command
 
 from common.models import OutboxEmail
 from common.tests.factories import UserFactory
-from common.tests.servers import database_url, free_port
 from common.tests.utils import gunicorn, http
+from testkit.servers import database_url, free_port
 
 pytestmark = [pytest.mark.gunicorn, pytest.mark.django_db(transaction=True)]
 

@@ -1,5 +1,5 @@
-"""Hardening, second round: what staff may do on the Django admin site, and what its query
-strings can reach (each test failed on the code before the fix)."""
+"""What staff may do on the Django admin site (view-only staff, staff beside superusers, the
+credential pages, signing in), and what its query strings can reach."""
 
 import io
 

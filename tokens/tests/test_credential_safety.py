@@ -1,4 +1,6 @@
-"""Security hardening of the credential endpoints (docs/api.md §13, §16)."""
+"""What a credential may reach and how odd ones are answered (docs/api.md §13, §16): lockout on a
+wrong current password, PATs kept off credential endpoints, no-store answers, malformed tokens,
+clients behind IPv4-mapped addresses, sessions ending on any new password."""
 
 import jwt as pyjwt
 import pytest
