@@ -5,7 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from admins import importer
+from admins import import_source, importer
 
 
 class Command(BaseCommand):
@@ -30,7 +30,7 @@ class Command(BaseCommand):
                 progress_factory=lambda total: tqdm(total=total, unit="row", disable=total < 10_000,
                                                     file=self.stderr._out),
             )  # fmt: skip
-        except importer.SourceError as exc:
+        except import_source.SourceError as exc:
             raise CommandError(str(exc), returncode=2) from exc
         self._report(report, dry_run)
         if report.conflicts:
