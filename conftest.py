@@ -10,18 +10,20 @@ from django.core.cache import cache
 from django.db import DatabaseError, connection
 from rest_framework.test import APIClient
 
+from common import product
 from common.realms import realm_of
 from common.tests.factories import PASSWORD, AdminFactory, UserFactory
 
 
 @pytest.fixture(autouse=True)
 def _isolated(settings, tmp_path):
-    """Each test: its own upload folder and an empty rate-limit cache."""
+    """Each test: its own upload folder, an empty rate-limit cache, product settings read afresh."""
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.MEDIA_ROOT.mkdir()
     # Tests without database access cannot reach the embedded cache; they do not need it.
     with contextlib.suppress(RuntimeError, DatabaseError):
         cache.clear()
+    product.forget()
     yield
     shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)
 

@@ -20,7 +20,7 @@ from accounts.serializers import (
     RegisterSerializer,
     ResetPasswordSerializer,
 )
-from common import ratelimit
+from common import product, ratelimit
 from common.apis import PublicApi, RealmApi
 from common.envelope import ok
 from common.exceptions import ValidationFailed
@@ -60,6 +60,7 @@ def limit_mail(request: Request, realm: Realm, *, scope: str, address: str) -> N
 class RegisterApi(RealmApi):
     account_serializer: type[AccountSerializer] = AccountSerializer  # the admin realm's shows its grants
     name = "Register an account"
+    closes_with_registration = False
     form_serializers = {"POST": RegisterSerializer}
 
     @api_doc(
@@ -72,6 +73,8 @@ class RegisterApi(RealmApi):
         "x-www-form-urlencoded bodies work too, without a file.",
     )
     def post(self, request: Request) -> Response:
+        if self.closes_with_registration:
+            product.refuse_if_registration_closed()
         ratelimit.consume(request, "register", self.realm)
         limit_avatar_uploads(request, self.realm, None)
         data = self.validated(RegisterSerializer, context={"model": self.realm.model})
@@ -88,8 +91,11 @@ class AdminRegisterApi(RegisterApi):
 
 
 class OpenRegisterApi(RegisterApi):
+    """Self-registration: refused while the `registration_open` setting is false (§25)."""
+
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    closes_with_registration = True
 
 
 class MeApi(RealmApi):

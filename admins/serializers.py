@@ -140,3 +140,75 @@ class EndpointInputSerializer(serializers.Serializer):
 
 class DeliveryListParams(serializers.Serializer):
     status = serializers.ChoiceField(choices=WebhookDelivery.STATUSES, required=False)
+
+
+# --- Product settings and statistics (admins.product_apis) -----------------------------------------
+
+
+class ActorSerializer(OutputSerializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+
+
+class SettingSerializer(OutputSerializer):
+    key = serializers.CharField()
+    value = serializers.JSONField(allow_null=True, help_text="The logo's is its URL.")
+    is_public = serializers.BooleanField()
+    description = serializers.CharField()
+    updated_at = serializers.DateTimeField(allow_null=True)
+    updated_by = ActorSerializer(allow_null=True)
+
+
+class SettingInputSerializer(serializers.Serializer):
+    value = serializers.JSONField(required=False, allow_null=True, help_text="Any JSON (a known key: by its rule).")
+    is_public = serializers.BooleanField(required=False, help_text="Custom keys only; known keys are public.")
+    description = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    file = serializers.ImageField(required=False, help_text="The logo (PUT /admin/settings/logo).")
+
+
+class ProviderSerializer(OutputSerializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+
+
+class SignInMethodsSerializer(OutputSerializer):
+    password = serializers.BooleanField()
+    passkeys = serializers.BooleanField()
+    code = serializers.BooleanField()
+    providers = ProviderSerializer(many=True)
+
+
+class PublicSettingsSerializer(OutputSerializer):
+    product_name = serializers.CharField()
+    logo_url = serializers.URLField(allow_null=True)
+    support_email = serializers.EmailField(allow_null=True)
+    registration_open = serializers.BooleanField()
+    sign_in_methods = SignInMethodsSerializer()
+    password_min_length = serializers.IntegerField()
+    require_email_verification = serializers.BooleanField()
+    custom = serializers.DictField(child=serializers.JSONField())
+
+
+class UserCountsSerializer(OutputSerializer):
+    total, active, inactive, deleted = (serializers.IntegerField() for _ in range(4))
+    verified, mfa_enabled, new_24h, new_7d = (serializers.IntegerField() for _ in range(4))
+
+
+class AdminCountsSerializer(OutputSerializer):
+    total, active = serializers.IntegerField(), serializers.IntegerField()
+
+
+class LoginCountsSerializer(OutputSerializer):
+    succeeded_24h, failed_24h, locked_now = (serializers.IntegerField() for _ in range(3))
+
+
+class DayCountSerializer(OutputSerializer):
+    date = serializers.DateField()
+    count = serializers.IntegerField()
+
+
+class StatisticsSerializer(OutputSerializer):
+    users = UserCountsSerializer()
+    admins = AdminCountsSerializer()
+    logins = LoginCountsSerializer()
+    signups_30d = DayCountSerializer(many=True)

@@ -1,8 +1,8 @@
 """The admin realm's management routes: users (and their sessions, tokens, MFA), the audit trail,
-roles and operators, webhooks."""
+roles and operators, webhooks, product settings and statistics (and the public settings)."""
 
 from accounts import services as account_services
-from admins import apis, role_apis, services, webhook_apis
+from admins import apis, product_apis, role_apis, services, webhook_apis
 from common.urls import api_path, id_param
 
 USER = f"admin/users/{id_param('user_id')}"
@@ -15,6 +15,10 @@ def action(name: str, operation, message: str):
 
 
 urlpatterns = [
+    api_path("settings/public", product_apis.PublicSettingsApi.as_view(), name="settings-public"),
+    api_path("admin/settings", product_apis.SettingListApi.as_view(), name="admin-settings"),
+    api_path("admin/settings/(?P<key>[^/]{1,100})", product_apis.SettingDetailApi.as_view(), name="admin-setting"),
+    api_path("admin/statistics", product_apis.StatisticsApi.as_view(), name="admin-statistics"),
     api_path("admin/users", apis.UserListApi.as_view(), name="admin-users"),
     api_path("admin/audit", apis.AuditApi.as_view(), name="admin-audit"),
     api_path(USER, apis.UserDetailApi.as_view(), name="admin-user"),

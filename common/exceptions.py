@@ -78,6 +78,10 @@ class Forbidden(DomainError):
     status_code, code, message = 403, "FORBIDDEN", "You do not have permission to perform this action"
 
 
+class RegistrationClosed(DomainError):
+    status_code, code, message = 403, "REGISTRATION_CLOSED", "Registration is closed"
+
+
 class AccountInactive(DomainError):
     status_code, code, message = 403, "ACCOUNT_INACTIVE", "Account is inactive"
 

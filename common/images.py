@@ -239,9 +239,15 @@ def stored_avatar(upload: File | None) -> Iterator[str | None]:
     if upload is None:
         yield None
         return
-    content = upload if isinstance(upload, CleanAvatar) else process_avatar(upload)
+    with stored_image(upload if isinstance(upload, CleanAvatar) else process_avatar(upload), AVATAR_DIR) as name:
+        yield name
+
+
+@contextmanager
+def stored_image(content: CleanAvatar, folder: str) -> Iterator[str]:
+    """Store a processed image in `folder` for the duration of a block; remove it if the block fails."""
     try:
-        name = default_storage.save(f"{AVATAR_DIR}/{content.name}", content)
+        name = default_storage.save(f"{folder}/{content.name}", content)
     except OSError as exc:  # full, read-only or missing upload folder
         logger.error("Avatar storage failed: %s", exc)
         raise ServiceUnavailable("Avatar storage is unavailable, try again later") from exc

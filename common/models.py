@@ -112,6 +112,7 @@ class AuditEvent(models.Model):
         "role.updated",
         "role.deleted",
         "admin.roles_changed",
+        "setting.changed",
     )
 
     created_at = models.DateTimeField(default=timezone.now)
@@ -212,3 +213,23 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} → {self.endpoint_id} ({self.status})"
+
+
+class Setting(models.Model):
+    """A product setting operators change without a deploy (docs/api.md §25): a known key
+    (common.product.KNOWN) or a custom one. Read through common.product, written through
+    admins.product_settings."""
+
+    key = models.CharField(max_length=100, unique=True)
+    value = models.JSONField(null=True, blank=True)
+    is_public = models.BooleanField(default=False)
+    description = models.CharField(max_length=255, blank=True, default="")
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by_id = models.BigIntegerField(null=True, blank=True, help_text="The admin who changed it last.")
+    updated_by_username = models.CharField(max_length=150, blank=True, default="")
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return self.key

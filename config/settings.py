@@ -227,6 +227,7 @@ EMAIL_RETENTION_DAYS = env.int("EMAIL_RETENTION_DAYS", default=30)  # sent and g
 # --- Passkeys (tokens.passkeys) --------------------------------------------------------------
 WEBAUTHN_RP_ID = env.str("WEBAUTHN_RP_ID", default="")  # empty: the host of FRONTEND_URL, else the request's
 WEBAUTHN_RP_NAME = env.str("WEBAUTHN_RP_NAME", default=PRODUCT_NAME)
+PASSKEYS_ENABLED = env.bool("PASSKEYS_ENABLED", default=True)  # false: no new passkeys, no passkey sign-in
 WEBAUTHN_ORIGINS = [
     o.rstrip("/") for o in env.list("WEBAUTHN_ORIGINS", default=[]) if o
 ]  # empty: see tokens.passkeys.services

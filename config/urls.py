@@ -67,7 +67,7 @@ if settings.SERVE_MEDIA:
     # Avatars are served by the service itself unless a web server in front does it.
     media = settings.MEDIA_URL.strip("/")
     urlpatterns.append(
-        re_path(rf"^{media}/(?P<path>avatars/[A-Za-z0-9_-]+\.(?:jpg|png|webp))$", media_view, name="media")
+        re_path(rf"^{media}/(?P<path>(?:avatars|logos)/[A-Za-z0-9_-]+\.(?:jpg|png|webp))$", media_view, name="media")
     )
 
 handler404 = "common.views.not_found"

@@ -9,15 +9,18 @@ from django.contrib import admin, messages
 from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html
 
-from admins import roles
+from admins import product_settings, roles
 from admins import webhooks as webhook_rules
 from admins.admin.accounts import StrictLookupsMixin, may_manage
 from admins.models import Admin, Role
+from common import product
 from common.exceptions import DomainError
-from common.models import AuditEvent, OutboxEmail, WebhookDelivery, WebhookEndpoint
+from common.models import AuditEvent, OutboxEmail, Setting, WebhookDelivery, WebhookEndpoint
 from tokens.models import LoginSession, PersonalAccessToken
 
 
@@ -232,3 +235,62 @@ class RoleAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset) -> None:
         for role in queryset:
             roles.delete_role(actor=request.user, role=role)
+
+
+class SettingForm(forms.ModelForm):
+    """A product setting, judged by the API's rules (common.product) and saved through the same
+    write path (admins.product_settings)."""
+
+    logo_file = forms.FileField(
+        required=False, label="Logo", help_text="The `logo` key only: an image of at most 1 MB."
+    )
+
+    class Meta:
+        model = Setting
+        fields = ("key", "value", "is_public", "description")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        key = data.get("key") or self.instance.key
+        try:
+            if key == "logo":
+                product_settings.check_logo(data.get("logo_file"))
+            elif key in product.KNOWN:
+                data["value"] = product.KNOWN[key].clean(data.get("value"))
+            else:
+                data["value"] = product.clean_custom(key, data.get("value"))
+        except DomainError as exc:
+            raise ValidationError([m for messages in exc.details.values() for m in messages] or exc.message) from exc
+        return data
+
+
+@admin.register(Setting)
+class SettingAdmin(StrictLookupsMixin, admin.ModelAdmin):
+    form = SettingForm
+    list_display = ("key", "value", "is_public", "updated_at", "updated_by_username")
+    readonly_fields = ("logo_preview", "updated_at", "updated_by_username")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return (*self.readonly_fields, "key") if obj is not None else self.readonly_fields
+
+    @admin.display(description="logo")
+    def logo_preview(self, obj: Setting) -> str:
+        if obj.key != "logo" or not obj.value:
+            return "-"
+        return format_html('<img src="{}" alt="logo" style="max-height:64px">', default_storage.url(obj.value))
+
+    def save_model(self, request, obj, form, change) -> None:
+        data = form.cleaned_data
+        if obj.key == "logo":
+            product_settings.put_logo(data.get("logo_file"), actor=request.user)
+        else:
+            fields = {"value": data["value"], "is_public": data["is_public"], "description": data["description"]}
+            product_settings.put(obj.key, fields, actor=request.user)
+        obj.pk = Setting.objects.get(key=obj.key).pk
+
+    def delete_model(self, request, obj) -> None:
+        product_settings.reset(obj.key, actor=request.user)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for setting in queryset:
+            product_settings.reset(setting.key, actor=request.user)

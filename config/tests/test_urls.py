@@ -15,7 +15,7 @@ PUBLIC = {
     "auth/mfa/verify", "admin/auth/mfa/verify", "auth/introspect",
     "auth/passkey/options", "auth/passkey/login", "admin/auth/passkey/options", "admin/auth/passkey/login",
     "admin/auth/password/forgot", "admin/auth/password/reset", "admin/auth/email/verify",
-    "health", "schema", "docs",
+    "health", "schema", "docs", "settings/public",
     *(f"{auth}/oidc/{tail}" for auth in ("auth", "admin/auth") for tail in (
         "providers", "exchange", *(f"(?P<provider>[a-z][a-z0-9_-]{{0,63}})/{step}"
                                    for step in ("authorize", "callback", "token")))),

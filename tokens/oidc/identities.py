@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts import lockout
 from accounts import services as account_services
 from accounts.models import AbstractAccount, normalize_email
-from common import audit, mail, ratelimit
+from common import audit, mail, product, ratelimit
 from common.exceptions import (
     AccountExists,
     Conflict,
@@ -85,6 +85,7 @@ def resolve(request: HttpRequest, realm: Realm, p: Provider, claims: dict[str, A
 def _new_user(
     request: HttpRequest, realm: Realm, claims: dict[str, Any], email: str, verified: bool
 ) -> AbstractAccount:
+    product.refuse_if_registration_closed()
     if not email:
         raise ValidationFailed(
             "The identity provider did not share an email address",

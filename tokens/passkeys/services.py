@@ -44,6 +44,13 @@ MIN_RSA_BITS, MAX_RSA_BITS = 2048, 4096
 # --- The relying party ------------------------------------------------------------------------
 
 
+def require_enabled() -> None:
+    """Passkeys can be turned off (PASSKEYS_ENABLED=false): adding one and signing in with one
+    answer 404; passkeys already registered can still be listed and removed."""
+    if not settings.PASSKEYS_ENABLED:
+        raise NotFound("Passkeys are not enabled")
+
+
 def rp_id(request: HttpRequest) -> str:
     """WEBAUTHN_RP_ID, else the host of FRONTEND_URL, else the host the request came to."""
     if settings.WEBAUTHN_RP_ID:
@@ -128,6 +135,7 @@ def _bounded_key(data: dict[str, Any]) -> bool:
 
 
 def registration_options(account: AbstractAccount, request: HttpRequest) -> dict[str, Any]:
+    require_enabled()
     from webauthn import generate_registration_options, options_to_json
     from webauthn.helpers.structs import (
         AuthenticatorSelectionCriteria,
@@ -155,6 +163,7 @@ def register(*, account: AbstractAccount, name: str, credential: Any, request: H
 
     The challenge is spent before any transaction opens: a refused answer must not give it back
     (the embedded cache lives in the database, where a rollback would restore it)."""
+    require_enabled()
     from webauthn import verify_registration_response
     from webauthn.helpers.exceptions import InvalidRegistrationResponse, WebAuthnException
 
@@ -231,6 +240,7 @@ def delete(passkey: Passkey) -> None:
 
 
 def authentication_options(realm: Realm, request: HttpRequest) -> dict[str, Any]:
+    require_enabled()
     from webauthn import generate_authentication_options, options_to_json
     from webauthn.helpers.structs import UserVerificationRequirement
 
@@ -245,6 +255,7 @@ def authentication_options(realm: Realm, request: HttpRequest) -> dict[str, Any]
 def verify_login(*, realm: Realm, credential: Any, request: HttpRequest) -> AbstractAccount:
     """The account an assertion proves, with every rule of a password login but the password and
     the second factor; 401 INVALID_CREDENTIALS for anything that does not verify."""
+    require_enabled()
     from webauthn import verify_authentication_response
     from webauthn.helpers.exceptions import InvalidAuthenticationResponse, WebAuthnException
 

@@ -513,6 +513,19 @@ class TestIdentities:
         assert to_frontend(api_client, user_case, idp, "second") == {"error": "RATE_LIMITED"}
         signed_in(api_client, user_case, idp, "first")  # signing in again creates nothing
 
+    def test_closed_registration_creates_no_account_but_linked_people_sign_in(self, api_client, user_case, idp):
+        from common import product
+        from common.models import Setting
+
+        person(idp, "known")
+        signed_in(api_client, user_case, idp, "known")
+        Setting.objects.create(key="registration_open", value=False)
+        product.forget()
+        person(idp, "stranger")
+        assert to_frontend(api_client, user_case, idp, "stranger") == {"error": "REGISTRATION_CLOSED"}
+        assert not Identity.objects.filter(subject="stranger").exists()
+        signed_in(api_client, user_case, idp, "known")
+
 
 class TestProviderTrouble:
     def test_a_provider_that_is_down_answers_503_quickly(self, api_client, user_case, settings):
