@@ -22,6 +22,7 @@ from urllib import request as urlrequest
 import django
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
+from django.core.cache import cache
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
@@ -30,6 +31,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
 from admins import roles
+from admins import statistics as statistics_service
 from admins.models import Admin, Role
 from common.pagination import encode_cursor
 from testkit.servers import run_gunicorn
@@ -152,6 +154,8 @@ class Command(BaseCommand):
                 ("POST /auth/introspect (a live JWT)", f"{url}/auth/introspect", introspect, token_form),
                 ("GET /admin/users (superuser JWT)", f"{url}/admin/users", admin_jwt, None),
                 ("GET /admin/users (Viewer JWT)", f"{url}/admin/users", operator_jwt, None),
+                ("GET /health", f"{url}/health", {}, None),
+                ("GET /settings/public", f"{url}/settings/public", {}, None),
             ]
             # Login and its baseline first, interleaved, before any load has stirred the machine.
             login_p50, argon2 = _login_and_argon2(url, count=5 if smoke else 30)
@@ -170,8 +174,21 @@ class Command(BaseCommand):
         if large and not smoke:
             call_command("seed", users=LARGE, stdout=open(os.devnull, "w"))  # noqa: SIM115
             lists[f"{LARGE:,}"] = self._admin_list(workers, env, admin_jwt, count=81)
+        # GET /admin/statistics at the largest size seeded, cold and warm.
+        stats = (list(lists)[-1], self._statistics(workers, env, admin_jwt, count=3 if smoke else 21))
         argon2s = (argon2, argon2_alone)
-        self._report(rows, queries, rss, login_p50, argon2s, lists, smoke=smoke, workers=workers, seconds=seconds)
+        self._report(rows, queries, rss, login_p50, argon2s, lists, stats, smoke=smoke, workers=workers,
+                     seconds=seconds)  # fmt: skip
+
+    def _statistics(self, workers: int, env: dict, headers: dict, *, count: int) -> dict[str, float]:
+        """GET /admin/statistics p50: cold (the cached numbers cleared before each request) and warm."""
+        with run_gunicorn(workers=workers, settings_module="bench.settings", **env) as url:
+            cold = []
+            for _ in range(count):
+                cache.delete(statistics_service.CACHE_KEY)
+                cold.append(_timed(f"{url}/admin/statistics", headers=headers)[0])
+            warm = single_client_p50(f"{url}/admin/statistics", count=count * 4, headers=headers)
+        return {"GET /admin/statistics, cold cache": statistics.median(cold), "GET /admin/statistics, warm": warm}
 
     def _admin_list(self, workers: int, env: dict, headers: dict, *, count: int) -> dict[str, float]:
         cases = {
@@ -190,7 +207,7 @@ class Command(BaseCommand):
         with run_gunicorn(workers=workers, settings_module="bench.settings", **env) as url:
             return {name: single_client_p50(url + path, count=count, headers=headers) for name, path in cases.items()}
 
-    def _report(self, rows, queries, rss, login_p50, argon2s, lists, *, smoke, workers, seconds) -> None:
+    def _report(self, rows, queries, rss, login_p50, argon2s, lists, stats, *, smoke, workers, seconds) -> None:
         argon2, argon2_alone = argon2s
         by_name = {name: result for name, result in rows}
         bare, pk = by_name["bare DRF view"].rps, by_name["bare DRF view + one PK query"].rps
@@ -237,9 +254,18 @@ class Command(BaseCommand):
                 1,
                 False,
             ),
+            (
+                "GET /settings/public >= 0.9 x GET /health",
+                by_name["GET /settings/public"].rps / by_name["GET /health"].rps,
+                0.9,
+                True,
+            ),
             ("login p50 (1 client) <= 1.1 x one Argon2 verify", login_p50 / argon2, 1.1, False),
             ("RSS per worker under load <= 100 MB", max(rss) if rss else 0, 100, False),
         ]
+        stats_size, stats_p50 = stats
+        budgets.append((f"GET /admin/statistics p50 at {stats_size} users, warm <= 100 ms",
+                        stats_p50["GET /admin/statistics, warm"], 100, False))  # fmt: skip
         sizes = list(lists)
         if len(sizes) == 2:
             for case in lists[sizes[0]]:
@@ -255,6 +281,7 @@ class Command(BaseCommand):
             f"login p50 {login_p50:.1f} ms; one Argon2 verify {argon2:.1f} ms in a worker between logins "
             f"({argon2_alone:.1f} ms in a loop of its own); worker RSS {rss} MB"
         )
+        self._line(", ".join(f"{name} p50 {ms:.1f} ms" for name, ms in stats_p50.items()) + f" ({stats_size} users)")
         self._line("")
         self._line("| admin list, single client p50 (ms) | " + " | ".join(sizes) + " |")
         self._line("|---|" + "---:|" * len(sizes))
