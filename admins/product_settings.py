@@ -126,7 +126,7 @@ def public(request: HttpRequest) -> dict[str, Any]:
         "sign_in_methods": {
             "password": True,
             "passkeys": settings.PASSKEYS_ENABLED,
-            "code": False,
+            "code": USER.name in settings.LOGIN_CODE_REALMS,
             "providers": providers.public_list(USER),
         },
         "password_min_length": settings.PASSWORD_MIN_LENGTH,

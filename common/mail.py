@@ -17,7 +17,7 @@ from django.http.request import split_domain_port
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from common import metrics
+from common import metrics, product
 from common.after_response import after_response
 from common.models import OutboxEmail
 
@@ -28,7 +28,7 @@ LEASE = timedelta(minutes=5)  # a claimed mail is someone else's to retry only a
 
 def queue(*, to: str, template: str, context: dict[str, Any]) -> OutboxEmail:
     """Render `email/<template>` (subject, text, HTML) and store it; it is sent once the transaction commits."""
-    context = {"product": settings.PRODUCT_NAME, **context}
+    context = {"product": product.value("product_name"), **context}
     email = OutboxEmail.objects.create(
         to=to,
         subject=render_to_string(f"email/{template}_subject.txt", context).strip(),

@@ -112,7 +112,7 @@ class LoginSession(AccountOwned):
     Access tokens carry the session id and die with it.
     """
 
-    METHODS = ("password", "mfa", "passkey", "oidc", "browser")
+    METHODS = ("password", "mfa", "passkey", "oidc", "browser", "code")
     # RFC 8176 authentication method references of each way a session begins.
     AMR = {"password": ["pwd"], "mfa": ["pwd", "otp", "mfa"], "passkey": ["hwk"], "oidc": ["fed"], "code": ["email"]}
 
@@ -301,3 +301,18 @@ class SigningKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kid} ({self.algorithm}{', retired' if self.retired_at else ''})"
+
+
+class LoginCode(Owned):
+    """A 6-digit sign-in code mailed to the account (tokens.code), stored as a keyed digest; single
+    use, MAX_ATTEMPTS guesses, replaced by the next request."""
+
+    digest = models.CharField(max_length=64)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    expires_at = models.DateTimeField()
+
+    class Meta(Owned.Meta):
+        verbose_name = "login code"
+
+    def __str__(self) -> str:
+        return f"Login code of {self.owner}"

@@ -1,6 +1,6 @@
 """The credential routes of one realm: the core (login, refresh, logout, reauthentication, password
 change, personal access tokens, sessions) and each way of signing in's own routes (tokens/mfa,
-tokens/passkeys, tokens/oidc), and what other services call. config/urls.py mounts them."""
+tokens/passkeys, tokens/oidc, tokens/code), and what other services call. config/urls.py mounts them."""
 
 from django.urls import URLPattern, re_path
 from rest_framework.authentication import BaseAuthentication
@@ -8,6 +8,7 @@ from rest_framework.authentication import BaseAuthentication
 from common.realms import Realm
 from common.urls import api_path, id_param
 from tokens import apis, jwks
+from tokens.code import urls as code_urls
 from tokens.mfa import urls as mfa_urls
 from tokens.oidc import urls as oidc_urls
 from tokens.passkeys import urls as passkey_urls
@@ -42,6 +43,7 @@ def build_urlpatterns(
         *mfa_urls.build_urlpatterns(**feature),
         *passkey_urls.build_urlpatterns(**feature),
         *oidc_urls.build_urlpatterns(**feature),
+        *code_urls.build_urlpatterns(**feature),
     ]
 
 

@@ -46,7 +46,7 @@ class TestPublicSettings:
         assert response["Cache-Control"] == "public, max-age=30"
         assert response.json()["data"] == {
             "product_name": "Acme", "logo_url": None, "support_email": None, "registration_open": True,
-            "sign_in_methods": {"password": True, "passkeys": True, "code": False, "providers": []},
+            "sign_in_methods": {"password": True, "passkeys": True, "code": True, "providers": []},
             "password_min_length": 9, "require_email_verification": True, "custom": {},
         }  # fmt: skip
 
