@@ -106,12 +106,32 @@ class Requires(Policy):
         return type(f"Requires_{permission.replace('.', '_')}", (cls,), {"permission": permission})
 
     def check(self, request: Request, view: Any) -> bool:
-        abilities = getattr(request.auth, "abilities", None)
-        read_only = abilities is not None and "write" not in abilities
-        codename = self.permission.partition(".")[2]
-        if (read_only and not codename.startswith("view_")) or not request.user.has_perm(self.permission):
-            raise Forbidden(details={"permission": [self.permission]})
+        demand(request, self.needed(request, view))
         return True
+
+    def needed(self, request: Request, view: Any) -> str:
+        return self.permission
+
+    @classmethod
+    def per_realm(cls, **by_realm: str) -> type["Requires"]:
+        """The permission of the realm the request is about (`view.realm_in_question(request)`):
+        `Requires.per_realm(user="accounts.add_user", admin="admins.add_admin")`."""
+
+        def needed(self: Requires, request: Request, view: Any) -> str:
+            return by_realm[view.realm_in_question(request)]
+
+        name = f"Requires_per_realm_{'_'.join(by_realm.values()).replace('.', '_')}"
+        return type(name, (cls,), {"permission": " or ".join(by_realm.values()), "needed": needed})
+
+
+def demand(request: Request, permission: str) -> None:
+    """403 FORBIDDEN (`details.permission`) unless the admin holds `permission`; a PAT without
+    `write` passes only `view_` permissions."""
+    abilities = getattr(request.auth, "abilities", None)
+    read_only = abilities is not None and "write" not in abilities
+    codename = permission.partition(".")[2]
+    if (read_only and not codename.startswith("view_")) or not request.user.has_perm(permission):
+        raise Forbidden(details={"permission": [permission]})
 
 
 class TokenCanWrite(Policy):
