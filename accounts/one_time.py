@@ -20,7 +20,13 @@ from common import mail
 from common.exceptions import ValidationFailed
 from common.realms import Realm, realm_of
 
-RESET, VERIFY = "password-reset", "email-verify"
+RESET, VERIFY, INVITE = "password-reset", "email-verify", "invitation"
+
+
+def invalid_token() -> ValidationFailed:
+    return ValidationFailed("Invalid or expired token", details={"token": ["This token is invalid or has expired."]})
+
+
 # purpose → (mail template, path of the link on the frontend)
 MAILS = {RESET: ("reset_password", "reset-password"), VERIFY: ("verify_email", "verify-email")}
 
@@ -47,7 +53,25 @@ def lifetime(purpose: str) -> timedelta:
 
 
 def make(purpose: str, account: AbstractAccount) -> str:
-    return _signer(purpose, realm_of(account)).sign_object([account.pk, _state(purpose, account)])
+    return sign(purpose, realm_of(account), [account.pk, _state(purpose, account)])
+
+
+def sign(purpose: str, realm: Realm, payload: list) -> str:
+    """A token for `purpose` in `realm` carrying `payload` (also for what is not yet an account: an
+    invitation)."""
+    return _signer(purpose, realm).sign_object(payload)
+
+
+def unsign(purpose: str, realm: Realm, token: str, max_age: timedelta) -> list:
+    """The payload of a token of this purpose and realm, signed within `max_age`; 400 with
+    details.token otherwise (used, expired, tampered or of another realm)."""
+    try:
+        payload = _signer(purpose, realm).unsign_object(token, max_age=max_age)
+    except (signing.BadSignature, ValueError, TypeError) as exc:
+        raise invalid_token() from exc
+    if not isinstance(payload, list):
+        raise invalid_token()
+    return payload
 
 
 def mail_link(purpose: str, account: AbstractAccount, origin: str) -> None:
@@ -67,12 +91,11 @@ def mail_link(purpose: str, account: AbstractAccount, origin: str) -> None:
 
 def redeem(purpose: str, realm: Realm, token: str) -> AbstractAccount:
     """The account a valid token names; 400 with details.token when used, expired, tampered or of another realm."""
-    invalid = ValidationFailed("Invalid or expired token", details={"token": ["This token is invalid or has expired."]})
     try:
-        account_id, state = _signer(purpose, realm).unsign_object(token, max_age=lifetime(purpose))
-    except (signing.BadSignature, ValueError, TypeError) as exc:
-        raise invalid from exc
+        account_id, state = unsign(purpose, realm, token, lifetime(purpose))
+    except ValueError as exc:
+        raise invalid_token() from exc
     account = realm.model.objects.alive().filter(pk=account_id, is_active=True).first()
     if account is None or _state(purpose, account) != state:
-        raise invalid
+        raise invalid_token()
     return account

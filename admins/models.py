@@ -5,6 +5,7 @@ from django.contrib.auth.models import Group, Permission, PermissionsMixin
 from django.db import connections, models
 from django.db.models.signals import m2m_changed, pre_delete
 from django.dispatch import receiver
+from django.utils import timezone
 
 from accounts.models import AbstractAccount, AccountManager
 
@@ -169,6 +170,56 @@ def _role_grants_changed(sender, instance, action: str, reverse: bool, pk_set, *
 @receiver(pre_delete, sender=Role)
 def _role_deleted(sender, instance, **kwargs: Any) -> None:
     Admin.objects.grants_changed(groups__pk=instance.pk)
+
+
+class InvitationQuerySet(models.QuerySet):
+    def pending(self) -> "InvitationQuerySet":
+        return self.filter(accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now())
+
+    def with_status(self, status: str) -> "InvitationQuerySet":
+        now = timezone.now()
+        return {
+            "pending": self.pending(),
+            "accepted": self.filter(accepted_at__isnull=False),
+            "revoked": self.filter(revoked_at__isnull=False, accepted_at__isnull=True),
+            "expired": self.filter(accepted_at__isnull=True, revoked_at__isnull=True, expires_at__lte=now),
+        }[status]
+
+
+class Invitation(models.Model):
+    """An operator's invitation to make an account of a realm (docs/api.md §26): a single-use link
+    mailed to `email` (admins.invitations), with roles for the admin realm."""
+
+    STATUSES = ("pending", "accepted", "expired", "revoked")
+
+    email = models.EmailField(max_length=254)
+    realm = models.CharField(max_length=16, choices=[("user", "user"), ("admin", "admin")])
+    name = models.CharField(max_length=255, blank=True, default="")
+    roles = models.ManyToManyField(Role, blank=True, related_name="+")
+    invited_by = models.ForeignKey(Admin, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField()
+    sent_at = models.DateTimeField(help_text="The latest link's; an earlier link dies on a resend.")
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    account_id = models.BigIntegerField(null=True, blank=True, help_text="The account made by accepting.")
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["realm", "email"])]
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.realm})"
+
+    @property
+    def status(self) -> str:
+        if self.accepted_at:
+            return "accepted"
+        if self.revoked_at:
+            return "revoked"
+        return "expired" if self.expires_at <= timezone.now() else "pending"
 
 
 @receiver(pre_delete, sender=Permission)

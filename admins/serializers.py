@@ -4,8 +4,15 @@ from rest_framework import serializers
 
 from accounts.models import User
 from accounts.passwords import password_problems
-from accounts.serializers import AccountSerializer, PasswordField, ProfileFieldsSerializer
-from admins.models import Admin, Role
+from accounts.serializers import (
+    AccountSerializer,
+    AddressField,
+    PasswordField,
+    ProfileFieldsSerializer,
+    normalize_phone,
+    username_validator,
+)
+from admins.models import Admin, Invitation, Role
 from common import webhooks
 from common.models import WebhookDelivery
 from common.serializers import OutputSerializer
@@ -212,3 +219,74 @@ class StatisticsSerializer(OutputSerializer):
     admins = AdminCountsSerializer()
     logins = LoginCountsSerializer()
     signups_30d = DayCountSerializer(many=True)
+
+
+# --- Invitations (admins.invitation_apis) -----------------------------------------------------------
+
+
+class RoleRefSerializer(OutputSerializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class InvitationSerializer(OutputSerializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    realm = serializers.CharField()
+    name = serializers.CharField()
+    roles = serializers.SerializerMethodField()
+    status = serializers.ChoiceField(choices=Invitation.STATUSES)
+    invited_by = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+    accepted_at = serializers.DateTimeField(allow_null=True)
+
+    def get_roles(self, invitation: Invitation) -> list[dict[str, Any]]:
+        return [{"id": role.pk, "name": role.name} for role in invitation.roles.all()]
+
+    def get_invited_by(self, invitation: Invitation) -> dict[str, Any] | None:
+        by = invitation.invited_by
+        return {"id": by.pk, "username": by.username} if by is not None else None
+
+
+class InvitationInputSerializer(serializers.Serializer):
+    email = AddressField()
+    realm = serializers.ChoiceField(choices=["user", "admin"])
+    name = serializers.CharField(required=False, allow_blank=True, max_length=255, default="")
+    roles = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list,
+                                  max_length=100)  # fmt: skip
+
+
+class InvitationListParams(serializers.Serializer):
+    realm = serializers.ChoiceField(choices=["user", "admin"], required=False)
+    status = serializers.ChoiceField(choices=Invitation.STATUSES, required=False)
+
+
+class InvitationTokenSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=1024)
+
+
+class InvitationViewSerializer(OutputSerializer):
+    email = serializers.EmailField()
+    realm = serializers.CharField()
+    name = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+
+
+class AcceptInvitationSerializer(InvitationTokenSerializer):
+    """The new account's fields; the address is the invitation's."""
+
+    username = serializers.CharField(min_length=3, max_length=150, validators=[username_validator])
+    name = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    password = PasswordField()
+    phone = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=16)
+
+    def validate_phone(self, value: str | None) -> str | None:
+        return normalize_phone(value)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        candidate = self.context["model"](username=attrs["username"], email=self.context["email"],
+                                          name=attrs.get("name") or "")  # fmt: skip
+        if problems := password_problems(attrs["password"], candidate):
+            raise serializers.ValidationError({"password": problems})
+        return attrs

@@ -2,11 +2,14 @@
 roles and operators, webhooks, product settings and statistics (and the public settings)."""
 
 from accounts import services as account_services
-from admins import apis, product_apis, role_apis, services, webhook_apis
+from admins import apis, invitation_apis, product_apis, role_apis, services, webhook_apis
+from common.realms import ADMIN as ADMIN_REALM
+from common.realms import USER as USER_REALM
 from common.urls import api_path, id_param
 
 USER = f"admin/users/{id_param('user_id')}"
 WEBHOOK = f"admin/webhooks/{id_param('endpoint_id')}"
+INVITATION = f"admin/invitations/{id_param('invitation_id')}"
 
 
 def action(name: str, operation, message: str):
@@ -19,6 +22,17 @@ urlpatterns = [
     api_path("admin/settings", product_apis.SettingListApi.as_view(), name="admin-settings"),
     api_path("admin/settings/(?P<key>[^/]{1,100})", product_apis.SettingDetailApi.as_view(), name="admin-setting"),
     api_path("admin/statistics", product_apis.StatisticsApi.as_view(), name="admin-statistics"),
+    api_path("admin/invitations", invitation_apis.InvitationListApi.as_view(), name="admin-invitations"),
+    api_path(INVITATION, invitation_apis.InvitationDetailApi.as_view(), name="admin-invitation"),
+    api_path(f"{INVITATION}/resend", invitation_apis.InvitationResendApi.as_view(), name="admin-invitation-resend"),
+    *(
+        api_path(f"{prefix}/invitations/{step}", view.as_view(realm=realm), name=f"{realm.name}-invitation-{step}")
+        for prefix, realm in (("auth", USER_REALM), ("admin/auth", ADMIN_REALM))
+        for step, view in (
+            ("inspect", invitation_apis.InspectInvitationApi),
+            ("accept", invitation_apis.AcceptInvitationApi),
+        )
+    ),
     api_path("admin/users", apis.UserListApi.as_view(), name="admin-users"),
     api_path("admin/audit", apis.AuditApi.as_view(), name="admin-audit"),
     api_path(USER, apis.UserDetailApi.as_view(), name="admin-user"),

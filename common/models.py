@@ -113,6 +113,9 @@ class AuditEvent(models.Model):
         "role.deleted",
         "admin.roles_changed",
         "setting.changed",
+        "invitation.created",
+        "invitation.revoked",
+        "invitation.accepted",
     )
 
     created_at = models.DateTimeField(default=timezone.now)

@@ -43,6 +43,10 @@ REALM_PATHS = [
     "{me}/identities/{{provider}}",
     "{me}/identities/link",
     "{auth}/reauthenticate",
+    "{auth}/code/request",
+    "{auth}/code/verify",
+    "{auth}/invitations/inspect",
+    "{auth}/invitations/accept",
 ]
 USER_ID = "/admin/users/{user_id}"
 PATHS = {
@@ -56,6 +60,7 @@ PATHS = {
     *(f"/admin/webhooks/{{endpoint_id}}/{tail}" for tail in ("rotate-secret", "test", "deliveries")),
     "/admin/webhooks/{endpoint_id}/deliveries/{delivery_id}/retry",
     "/settings/public", "/admin/settings", "/admin/settings/{key}", "/admin/statistics",
+    "/admin/invitations", "/admin/invitations/{invitation_id}", "/admin/invitations/{invitation_id}/resend",
 }  # fmt: skip
 
 

@@ -16,6 +16,8 @@ PUBLIC = {
     "auth/passkey/options", "auth/passkey/login", "admin/auth/passkey/options", "admin/auth/passkey/login",
     "admin/auth/password/forgot", "admin/auth/password/reset", "admin/auth/email/verify",
     "health", "schema", "docs", "settings/public",
+    *(f"{auth}/invitations/{step}" for auth in ("auth", "admin/auth") for step in ("inspect", "accept")),
+    *(f"{auth}/code/{step}" for auth in ("auth", "admin/auth") for step in ("request", "verify")),
     *(f"{auth}/oidc/{tail}" for auth in ("auth", "admin/auth") for tail in (
         "providers", "exchange", *(f"(?P<provider>[a-z][a-z0-9_-]{{0,63}})/{step}"
                                    for step in ("authorize", "callback", "token")))),
