@@ -173,7 +173,12 @@ AUTH_PASSWORD_VALIDATORS = [
         "OPTIONS": {"min_length": PASSWORD_MIN_LENGTH},
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "accounts.breached.PwnedPasswordValidator"},  # off unless PWNED_PASSWORDS_URL is set
 ]
+PWNED_PASSWORDS_URL = env.str("PWNED_PASSWORDS_URL", default="")  # e.g. https://api.pwnedpasswords.com/range/
+PWNED_PASSWORDS_MIN_COUNT = env.int("PWNED_PASSWORDS_MIN_COUNT", default=1)
+PWNED_PASSWORDS_TIMEOUT = env.float("PWNED_PASSWORDS_TIMEOUT", default=2.0)
+PWNED_PASSWORDS_FAIL_CLOSED = env.bool("PWNED_PASSWORDS_FAIL_CLOSED", default=False)
 PASSWORD_MAX_LENGTH = 1024
 
 MAX_LOGIN_ATTEMPTS = env.int("MAX_LOGIN_ATTEMPTS", default=5)
