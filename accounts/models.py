@@ -133,6 +133,7 @@ class AbstractAccount(AbstractBaseUser):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    erased_at = models.DateTimeField(null=True, blank=True, help_text="Erased (§27): never restorable.")
     last_login_at = models.DateTimeField(null=True, blank=True)
     last_login = None  # AbstractBaseUser's field; this model calls it last_login_at
 
@@ -184,7 +185,8 @@ class AbstractAccount(AbstractBaseUser):
     def account_constraints(cls, label: str) -> list[models.BaseConstraint]:
         return [
             unique_ci("username", label),
-            unique_ci("email", label),
+            # an erased account's address is empty: it is free again, and erased accounts do not collide
+            models.UniqueConstraint(Lower("email"), condition=~Q(email=""), name=f"{label}_email_uniq"),
             models.UniqueConstraint(fields=["phone"], condition=Q(phone__isnull=False), name=f"{label}_phone_uniq"),
         ]
 

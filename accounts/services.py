@@ -168,6 +168,8 @@ def soft_delete(account: AbstractAccount) -> AbstractAccount:
 
 @transaction.atomic
 def restore(account: AbstractAccount) -> AbstractAccount:
+    if account.erased_at is not None:
+        raise Conflict("An erased account cannot be restored")
     if account.is_deleted:
         account.restore()
         audit.record("account.restored", account=account)

@@ -17,3 +17,9 @@ password_changed = Signal()
 # Listener: tokens.sessions.revoke_on_deletion (every session and personal access token
 # stops at once), connected in tokens/apps.py.
 account_deleted = Signal()
+
+# Sent (in the transaction) when accounts are erased (§27), with `realm` and `ids`: every
+# credential and second factor they had must go. Listeners: tokens.sessions.delete_on_erasure
+# (sessions, tokens, identities, passkeys, MFA, codes), admins.invitations.forget_erased
+# (the invited addresses), connected in each app's apps.py.
+accounts_erasing = Signal()

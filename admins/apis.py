@@ -7,6 +7,7 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts import erasure
 from accounts import services as account_services
 from accounts.models import User
 from accounts.serializers import ManagedAccountSerializer
@@ -127,6 +128,18 @@ class UserActionApi(AdminApi):
         user = services.get_user(int(user_id))
         self.operation(user)
         return self.managed(user, self.message)
+
+
+class UserEraseApi(AdminApi):
+    """POST /admin/users/{id}/erase (§27): at once, deleted first or not; never restorable."""
+
+    permission_classes = requiring("accounts.delete_user")
+    name = "Erase a user"
+
+    @api_doc(summary="Erase a user: what identifies the person goes, the row and its events stay",
+             request=None, responses={200: ManagedAccountSerializer}, errors=(401, 403, 404), tags=TAGS)  # fmt: skip
+    def post(self, request: Request, user_id: str) -> Response:
+        return self.managed(erasure.erase(services.get_user(int(user_id))), "User erased")
 
 
 class UserSessionsApi(AdminApi):

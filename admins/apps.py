@@ -7,6 +7,12 @@ class AdminsConfig(AppConfig):
     verbose_name = "Administrators"
     default = True
 
+    def ready(self) -> None:
+        from accounts import signals
+        from admins.invitations import forget_erased
+
+        signals.accounts_erasing.connect(forget_erased, dispatch_uid="admins.forget_erased")
+
 
 class AccountsAdminConfig(admin_apps.AdminConfig):
     """django.contrib.admin with this project's site (login budget, MFA, dashboard)."""

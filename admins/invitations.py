@@ -152,3 +152,9 @@ def accept(*, realm: Realm, token: str, data: dict[str, Any], request: HttpReque
                 raise Conflict("A role of this invitation is gone") from exc
         audit.record("invitation.accepted", account=account, invitation_id=invitation.pk)
     return finish(account, request)
+
+
+def forget_erased(sender: type, realm: Realm, ids: list[int], **kwargs: Any) -> None:
+    """Listener of accounts.signals.accounts_erasing: the invitations the erased accounts accepted
+    no longer hold their addresses or names."""
+    Invitation.objects.filter(realm=realm.name, account_id__in=ids).update(email="", name="")

@@ -40,6 +40,7 @@ urlpatterns = [
     action("block", services.block, "User blocked"),
     action("unlock", services.unlock, "User unlocked"),
     action("restore", account_services.restore, "User restored"),
+    api_path(f"{USER}/erase", apis.UserEraseApi.as_view(), name="admin-user-erase"),
     api_path(f"{USER}/sessions", apis.UserSessionsApi.as_view(), name="admin-user-sessions"),
     api_path(f"{USER}/identities", apis.UserIdentitiesApi.as_view(), name="admin-user-identities"),
     api_path(f"{USER}/mfa", apis.UserMfaApi.as_view(), name="admin-user-mfa"),

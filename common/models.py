@@ -116,6 +116,8 @@ class AuditEvent(models.Model):
         "invitation.created",
         "invitation.revoked",
         "invitation.accepted",
+        "account.exported",
+        "account.erased",
     )
 
     created_at = models.DateTimeField(default=timezone.now)

@@ -229,6 +229,7 @@ EMAIL_RATE = env.str("EMAIL_RATE", default="5/h")
 LOGIN_CODE_REALMS = [r.strip() for r in env.list("LOGIN_CODE_REALMS", default=["user"]) if r.strip()]  # §26
 LOGIN_CODE_TIMEOUT_MINUTES = env.int("LOGIN_CODE_TIMEOUT_MINUTES", default=10)
 INVITATION_TIMEOUT_DAYS = env.int("INVITATION_TIMEOUT_DAYS", default=7)
+ACCOUNT_ERASURE_DAYS = env.int("ACCOUNT_ERASURE_DAYS", default=30)  # purge_deleted erases after this (§27)
 EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=8)  # then the mail is given up
 EMAIL_RETENTION_DAYS = env.int("EMAIL_RETENTION_DAYS", default=30)  # sent and given-up mail is purged after
 

@@ -16,7 +16,7 @@ from common.envelope import ok
 from common.pagination import paginate
 from common.permissions import LOGIN_SESSION, LOGIN_SESSION_BEFORE_MFA, RecentSignIn
 from common.schema import PAGE_PARAMETERS, api_doc, error_envelope
-from tokens import introspection, login, pats, sessions
+from tokens import export, introspection, login, pats, sessions
 from tokens.serializers import (
     CreatePersonalAccessTokenSerializer,
     IntrospectionAnswerSerializer,
@@ -244,3 +244,14 @@ class IntrospectApi(PublicApi):
         introspection.check_caller(request.headers.get("Authorization", ""))
         data = self.validated(IntrospectionRequestSerializer)
         return Response(introspection.introspect(data["token"]), headers={"Cache-Control": "no-store"})
+
+
+class ExportApi(RealmApi):
+    name = "Your data"
+    permission_classes = [*LOGIN_SESSION, RecentSignIn]
+
+    @api_doc(summary="Everything held about this account (no secrets); needs a recent sign-in",
+             responses={200: None}, errors=(401, 403))  # fmt: skip
+    def get(self, request: Request) -> Response:
+        context = self.context(current_session_id=getattr(request.auth, "session_id", None))
+        return ok(export.export(request.user, context=context), "Your data")

@@ -8,7 +8,7 @@ from rest_framework import serializers
 from accounts.passwords import password_problems
 from accounts.serializers import PasswordField
 from common.serializers import OutputSerializer
-from tokens.models import ABILITIES
+from tokens.models import ABILITIES, LoginSession
 
 
 class LoginSerializer(serializers.Serializer):
@@ -81,7 +81,7 @@ class SessionSerializer(OutputSerializer):
     expires_at = serializers.DateTimeField(read_only=True)
     ip_address = serializers.CharField(read_only=True, allow_null=True)
     user_agent = serializers.CharField(read_only=True)
-    method = serializers.ChoiceField(choices=["password", "mfa", "passkey", "oidc", "browser"], read_only=True)
+    method = serializers.ChoiceField(choices=list(LoginSession.METHODS), read_only=True)
     current = serializers.SerializerMethodField()
 
     def get_current(self, session: Any) -> bool:

@@ -5,6 +5,7 @@ floor says so (accounts.signals)."""
 import uuid
 from typing import Any
 
+from django.apps import apps
 from django.db import models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -16,7 +17,7 @@ from common.exceptions import InvalidToken, NotFound
 from common.net import client_ip
 from common.realms import Realm, realm_of
 from tokens import jwt_tokens
-from tokens.models import LoginSession, PersonalAccessToken, owner_kwargs
+from tokens.models import LoginSession, Owned, PersonalAccessToken, owner_kwargs
 
 
 def _pair(realm: Realm, session: LoginSession, account_id: int) -> dict[str, Any]:
@@ -149,6 +150,14 @@ def end_sessions_on_password_change(sender: type, account: AbstractAccount, even
 def revoke_on_deletion(sender: type, account: AbstractAccount, **kwargs: Any) -> None:
     """Listener of accounts.signals.account_deleted: nothing of a deleted account signs in."""
     revoke_all_credentials(account)
+
+
+def delete_on_erasure(sender: type, realm: Realm, ids: list[int], **kwargs: Any) -> None:
+    """Listener of accounts.signals.accounts_erasing: every credential, second factor and code of
+    the erased accounts is deleted, not only revoked."""
+    for model in apps.get_app_config("tokens").get_models():
+        if issubclass(model, Owned):
+            model.objects.filter(**{f"{realm.name}_id__in": ids}).delete()
 
 
 @transaction.atomic

@@ -35,6 +35,7 @@ def build_urlpatterns(
             f"{me_prefix}/tokens/{id_param('token_id')}", apis.TokenDetailApi.as_view(**auth), name=f"{name}-token"
         ),
         api_path(f"{me_prefix}/sessions", apis.SessionListApi.as_view(**auth), name=f"{name}-sessions"),
+        api_path(f"{me_prefix}/export", apis.ExportApi.as_view(**auth), name=f"{name}-export"),
         api_path(
             f"{me_prefix}/sessions/{id_param('session_id')}",
             apis.SessionDetailApi.as_view(**auth),

@@ -47,13 +47,14 @@ REALM_PATHS = [
     "{auth}/code/verify",
     "{auth}/invitations/inspect",
     "{auth}/invitations/accept",
+    "{me}/export",
 ]
 USER_ID = "/admin/users/{user_id}"
 PATHS = {
     *(path.format(auth="/auth", me="/users/me") for path in REALM_PATHS),
     *(path.format(auth="/admin/auth", me="/admin/me") for path in REALM_PATHS),
     "/admin/users", USER_ID, *(f"{USER_ID}/{action}" for action in ("activate", "block", "unlock", "restore")),
-    f"{USER_ID}/sessions", f"{USER_ID}/mfa", f"{USER_ID}/identities",
+    f"{USER_ID}/sessions", f"{USER_ID}/mfa", f"{USER_ID}/identities", f"{USER_ID}/erase",
     f"{USER_ID}/tokens", f"{USER_ID}/tokens/{{token_id}}",
     "/health", "/admin/audit", "/admin/permissions", "/admin/roles", "/admin/roles/{role_id}", "/admin/admins",
     "/admin/admins/{admin_id}", "/auth/introspect", "/admin/webhooks", "/admin/webhooks/{endpoint_id}",
