@@ -42,7 +42,7 @@ class InvitationListApi(AdminApi):
         """POST: the body's realm; GET: the `realm` filter, else the realm the admin may view (users first)."""
         if request.method == "POST":
             realm = request.data.get("realm") if isinstance(request.data, dict) else None
-            if realm not in CREATE:
+            if not isinstance(realm, str) or realm not in CREATE:
                 raise ValidationFailed(details={"realm": ['"user" or "admin".']})
             return realm
         realm = request.query_params.get("realm")

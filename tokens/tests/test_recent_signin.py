@@ -151,7 +151,7 @@ def test_the_views_that_need_a_recent_sign_in_declare_it():
     walk(get_resolver().url_patterns)
     assert found == {
         "TokenListApi", "MfaTotpApi", "MfaConfirmApi", "RecoveryCodesApi", "PasskeyOptionsApi", "PasskeyListApi",
-        "PasskeyDetailApi", "IdentityLinkApi", "IdentityRedeemApi", "IdentityDetailApi", "MeApi",
+        "PasskeyDetailApi", "IdentityLinkApi", "IdentityRedeemApi", "IdentityDetailApi", "MeApi", "ExportApi",
     }  # fmt: skip
 
 
