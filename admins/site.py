@@ -15,6 +15,7 @@ from django.urls import path, re_path, reverse, reverse_lazy
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_POST
 
+from admins import invitation_pages
 from admins.forms import AdminLoginForm, SitePasswordChangeForm
 from common.envelope import success_body
 from common.exceptions import DomainError, Forbidden, json_error_response
@@ -22,6 +23,7 @@ from common.realms import ADMIN
 from common.views import read_json
 from tokens.browser import sessions as browser
 from tokens.browser.sessions import safe_next
+from tokens.code.pages import CodePages
 from tokens.oidc import pages as oidc_pages
 from tokens.oidc import providers
 from tokens.oidc.pages import OidcPages
@@ -46,6 +48,7 @@ class AccountsAdminSite(admin.AdminSite):
         extra_context = {
             **(extra_context or {}),
             "providers": providers.of_realm(ADMIN),
+            "code_login": ADMIN.name in settings.LOGIN_CODE_REALMS,
             "oidc_error": oidc_pages.message_for(request.GET.get("oidc_error")),
         }
         response = super().login(request, extra_context)
@@ -63,6 +66,8 @@ class AccountsAdminSite(admin.AdminSite):
         oidc_start, oidc_complete = self.oidc_pages().views()
         return [
             path("passkey/", view, name="passkey_login"),
+            path("code/", self.code_pages().view(), name="code_login"),
+            path("invite/<str:realm>/", self.admin_view(self.invite), name="invite"),
             re_path(r"^oidc/(?P<provider>[a-z][a-z0-9_-]{0,63})/$", oidc_start, name="oidc_start"),
             path("oidc/", oidc_complete, name="oidc_complete"),
             *super().get_urls(),
@@ -74,6 +79,18 @@ class AccountsAdminSite(admin.AdminSite):
             realm=ADMIN, complete_url=f"{self.name}:oidc_complete", login_url=reverse_lazy(f"{self.name}:login"),
             default_next=reverse_lazy(f"{self.name}:index"), before_start=self.staff_only,
         )  # fmt: skip
+
+    def code_pages(self) -> CodePages:
+        """ "Email me a code" on the login page: staff only, as the password form."""
+        return CodePages(
+            realm=ADMIN, template="admins/code_login.html", default_next=reverse_lazy(f"{self.name}:index"),
+            before_start=self.staff_only,
+            extra_context=lambda request: {**self.each_context(request), "title": "Log in"},
+        )  # fmt: skip
+
+    def invite(self, request: HttpRequest, realm: str) -> HttpResponse:
+        """The "Invite" button of the user and admin lists: the API's rules (admins.invitations)."""
+        return invitation_pages.invite_page(self, request, realm)
 
     def passkey_login(self, request: HttpRequest) -> HttpResponse:
         """The login page's "Sign in with a passkey": staff only, as the password form."""

@@ -204,7 +204,10 @@ def removing(remove: Callable[[Any], None]) -> type[BaseInlineFormSet]:
 
 
 class AccountAdmin(StrictLookupsMixin, UserAdmin):
-    """Shared by users and admins: columns, search, filters, actions, password forms, avatar thumbnails."""
+    """Shared by users and admins: columns, search, filters, actions, password forms, avatar thumbnails,
+    and an "Invite" button on the list (admins.invitation_pages)."""
+
+    change_list_template = "admins/change_list_invite.html"
 
     list_display = (
         "id",

@@ -6,6 +6,7 @@ Screenshots land in test-artifacts/ (gitignored).
 import itertools
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,8 @@ from django.db import connections
 from accounts.models import User
 from common.tests.factories import PASSWORD, AdminFactory, UserFactory
 from common.tests.utils import gunicorn
+from testkit.servers import free_port
+from testkit.smtp import smtp_server, text_of
 from tokens.sessions import open_session
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -144,7 +147,6 @@ def test_browsable_api_renders_users_me(browser, server):
 
 
 def enrolled_admin():
-    import time
 
     import pyotp
 
@@ -343,3 +345,67 @@ def test_a_person_clicks_an_identity_provider_and_lands_signed_in(browser, tmp_p
                     assert page.locator("#user-tools").inner_text().upper().startswith("WELCOME")
                 page.close()
     assert User.objects.get(username="walker").email == "walker@idp.example"
+
+
+@pytest.fixture
+def mail_server():
+    """A gunicorn server whose mail goes to a real SMTP capture on loopback: (url, inbox)."""
+    port = free_port()
+    controller, inbox = smtp_server(port)
+    try:
+        with gunicorn(workers=2, EMAIL_URL=f"smtp://127.0.0.1:{port}") as url:
+            yield url, inbox
+    finally:
+        controller.stop()
+
+
+def test_a_person_signs_in_to_the_browsable_api_with_a_mailed_code(browser, mail_server):
+    import re
+
+    server, inbox = mail_server
+    UserFactory(username="codeperson", email="code.person@example.com")
+    page = browser.new_page()
+    page.goto(f"{server}/api-auth/login/?next=/users/me")
+    page.click("#code-sign-in")
+    page.fill("#id_email", "code.person@example.com")
+    page.click("#code-request")
+    page.wait_for_selector("#code-notice")
+    [message] = inbox.wait_for(1)  # made and sent after the response, through SMTP
+    [code] = re.findall(r"(?<!\d)\d{6}(?!\d)", text_of(message))
+    page.fill("#id_code", code)
+    page.click("#code-submit")
+    page.wait_for_url(f"{server}/users/me")
+    assert "codeperson" in page.content()
+    page.screenshot(path=str(ARTIFACTS / "code-login.png"), full_page=True)
+
+
+def test_an_operator_invites_an_admin_from_the_admin_site_who_accepts_through_the_api(browser, mail_server):
+    import json
+    import re
+    from urllib import request as urlrequest
+
+    from admins.models import Admin, Role
+
+    server, inbox = mail_server
+    Role.objects.create(name="Helpers")
+    admin = AdminFactory(username="inviter")
+    page = admin_site_login(browser, server, admin)
+    page.goto(f"{server}/django-admin/admins/admin/")
+    page.click("#invite-link")
+    page.fill("input[name=email]", "helper@example.com")
+    page.fill("input[name=name]", "Helper")
+    page.check("label:has-text('Helpers') input")
+    page.click("#invite-submit")
+    page.wait_for_selector("text=Invitation sent to helper@example.com.")
+    page.screenshot(path=str(ARTIFACTS / "admin-site-invite.png"), full_page=True)
+    [message] = inbox.wait_for(1)
+    assert message["To"] == "helper@example.com"
+    body = text_of(message)
+    [token] = re.findall(r"/admin/accept-invitation\?token=([\w.:-]+)", body)
+    payload = json.dumps({"token": token, "username": "helper", "password": "a-helpful-passphrase"}).encode()
+    req = urlrequest.Request(f"{server}/admin/auth/invitations/accept", data=payload, method="POST",
+                             headers={"Content-Type": "application/json"})  # fmt: skip
+    with urlrequest.urlopen(req, timeout=30) as response:
+        assert response.status == 201 and "access_token" in json.loads(response.read())["data"]
+    helper = Admin.objects.get(username="helper")
+    assert helper.email_verified and list(helper.groups.values_list("name", flat=True)) == ["Helpers"]

@@ -163,3 +163,21 @@ def test_an_address_taken_meanwhile_is_409(api_client, auth, committed):
     token = token_of(mail.outbox[-1])[1]
     UserFactory(email="race@example.com")
     assert_error(accept(api_client, "user", token), 409, "CONFLICT")
+
+
+def test_the_admin_site_invites_with_the_same_rules(client, committed):
+    strong = Role.objects.create(name="Strong")
+    strong.permissions.set(roles.permission_rows(["accounts.delete_user"]))
+    inviter = operator("admins.add_admin", "admins.view_admin")
+    inviter.is_staff = True
+    inviter.save()
+    client.force_login(inviter, backend="admins.backends.AdminSiteBackend")
+    page = client.get("/django-admin/invite/admin/")
+    assert page.status_code == 200 and b"Strong" not in page.content  # only roles the inviter holds
+    assert client.get("/django-admin/invite/user/").status_code == 403
+    with committed():
+        sent = client.post("/django-admin/invite/admin/", {"email": "site@example.com", "name": "Site"})
+    assert sent.status_code == 302
+    assert Invitation.objects.get().invited_by == inviter and token_of(mail.outbox[-1])
+    again = client.post("/django-admin/invite/admin/", {"email": "site@example.com"})
+    assert b"pending invitation" in again.content

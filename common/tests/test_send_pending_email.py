@@ -6,10 +6,8 @@ import os
 import subprocess
 import sys
 import time
-from email import message_from_bytes
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.conf import settings as django_settings
 from django.core.management import call_command
 
@@ -17,32 +15,9 @@ from common.models import OutboxEmail
 from common.tests.factories import UserFactory
 from common.tests.utils import gunicorn, http
 from testkit.servers import database_url, free_port
+from testkit.smtp import smtp_server
 
 pytestmark = [pytest.mark.gunicorn, pytest.mark.django_db(transaction=True)]
-
-
-class Inbox:
-    """An aiosmtpd handler that keeps what it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(message_from_bytes(envelope.content))
-        return "250 OK"
-
-    def wait_for(self, count: int, timeout: float = 15) -> list:
-        deadline = time.monotonic() + timeout
-        while len(self.messages) < count and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return self.messages
-
-
-def smtp_server(port: int) -> tuple[Controller, Inbox]:
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    return controller, inbox
 
 
 def forgot(url: str, email: str) -> int:

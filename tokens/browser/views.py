@@ -1,6 +1,7 @@
 """/api-auth/login/ and /api-auth/logout/: a person signs in to the browsable API (user realm),
 with a password or a passkey (the provider pages are tokens.oidc.pages)."""
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
@@ -36,6 +37,7 @@ def password_login(request: HttpRequest) -> HttpResponse:
         "form": form,
         "next": _next(request),
         "providers": providers.of_realm(USER),
+        "code_login": USER.name in settings.LOGIN_CODE_REALMS,
         "oidc_error": oidc_pages.message_for(request.GET.get("oidc_error")),
     }
     response = render(request, "tokens/browser_login.html", context)

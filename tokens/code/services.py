@@ -67,6 +67,13 @@ def mail_code(account: AbstractAccount) -> None:
 def verify_code(*, realm: Realm, email: str, code: str, request: HttpRequest) -> dict[str, Any]:
     """The token pair (or the MFA challenge) for the right code; 401 INVALID_CREDENTIALS for a
     wrong, spent, expired or unknown one."""
+    return finish(check_code(realm=realm, email=email, code=code), request, method="code")
+
+
+def check_code(*, realm: Realm, email: str, code: str) -> AbstractAccount:
+    """The account the right code proves (spent, its address verified), after the password login's
+    checks but the password; 401 for a wrong, spent, expired or unknown code. The success is not
+    recorded here (the caller signs in: a token pair, or a browser session)."""
     account = realm.model.objects.alive().by_email(email).first()
     if account is None:
         audit.record("login.failed", realm=realm, reason="unknown_account", method="code")
@@ -85,7 +92,7 @@ def verify_code(*, realm: Realm, email: str, code: str, request: HttpRequest) ->
         type(account).objects.filter(pk=account.pk).update(email_verified=True)
         account.email_verified = True
     check_allowed(account)
-    return finish(account, request, method="code")
+    return account
 
 
 def _spend_attempt(pk: int, now: Any) -> bool:

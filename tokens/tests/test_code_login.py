@@ -175,3 +175,34 @@ def test_twenty_parallel_wrong_guesses_get_at_most_five_tries(postgres_only, set
 
     assert run_concurrently(guess, 20).count("refused") == 20
     assert LoginCode.objects.get().attempts == 5
+
+
+class TestLoginPages:
+    """ "Email me a code" on the browsable API's login page and the admin site's."""
+
+    PAGES = {"user": "/api-auth/code/", "admin": "/django-admin/code/"}
+
+    def test_the_code_signs_this_browser_in(self, client, realm_case, committed):
+        account = realm_case.make()
+        page = self.PAGES[realm_case.name]
+        with committed():
+            asked = client.post(page, {"email": account.email})
+        assert asked.status_code == 200 and b'name="code"' in asked.content
+        code = mailed_code(mail.outbox[-1])
+        done = client.post(page, {"email": account.email, "code": code, "next": "/docs"})
+        assert done.status_code == 302 and done["Location"] == "/docs"
+        assert LoginSession.objects.get().method == "code"
+        assert AuditEvent.objects.get(event="login.succeeded").details == {"method": "code"}
+
+    def test_a_wrong_code_is_an_error_on_the_page(self, client, realm_case):
+        account = realm_case.make()
+        response = client.post(self.PAGES[realm_case.name], {"email": account.email, "code": "000000"})
+        assert response.status_code == 200 and b"This code is not valid" in response.content
+        assert not LoginSession.objects.exists()
+
+    def test_the_pages_link_to_it_only_where_offered(self, client, settings):
+        assert b'id="code-sign-in"' in client.get("/api-auth/login/").content
+        assert b'id="code-sign-in"' in client.get("/django-admin/login/").content
+        settings.LOGIN_CODE_REALMS = ["user"]
+        assert b'id="code-sign-in"' not in client.get("/django-admin/login/").content
+        assert client.get("/django-admin/code/").status_code == 404
