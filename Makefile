@@ -5,7 +5,7 @@ PYTHON ?= python3
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test fuzz lint format bench bench-smoke bench-avatars bench-webhooks bench-import clean
+.PHONY: install run test fuzz lint format bench bench-smoke bench-avatars bench-webhooks bench-import bench-protection clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,7 @@ bench: install
 	$(PY) -m bench $(BENCH_ARGS)
 	$(PY) -m bench.avatars
 	$(PY) -m bench.webhooks
+	$(PY) -m bench.protection
 
 # The avatar pipeline's worst case: CPU and peak memory per hostile image, each in a fresh process.
 bench-avatars: install
@@ -61,6 +62,11 @@ bench-webhooks: install
 bench-import: install
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) -m bench.import_fastapi
+
+# purge_deleted erasing 100,000 accounts, and the breached-password check's cost (a database of its own).
+bench-protection: install
+	$(PY) manage.py migrate --noinput -v0
+	$(PY) -m bench.protection
 
 # A few seconds per scenario, no PASS/FAIL: keeps the benchmark from rotting (run by .ci/run).
 bench-smoke: install
