@@ -21,6 +21,7 @@ from common.envelope import success_body
 from common.exceptions import DomainError, Forbidden, json_error_response
 from common.realms import ADMIN
 from common.views import read_json
+from tokens.browser import reauth
 from tokens.browser import sessions as browser
 from tokens.browser.sessions import safe_next
 from tokens.code.pages import CodePages
@@ -67,6 +68,7 @@ class AccountsAdminSite(admin.AdminSite):
         return [
             path("passkey/", view, name="passkey_login"),
             path("code/", self.code_pages().view(), name="code_login"),
+            path("reauthenticate/", self.admin_view(self.reauthenticate), name="reauthenticate"),
             path("invite/<str:realm>/", self.admin_view(self.invite), name="invite"),
             re_path(r"^oidc/(?P<provider>[a-z][a-z0-9_-]{0,63})/$", oidc_start, name="oidc_start"),
             path("oidc/", oidc_complete, name="oidc_complete"),
@@ -87,6 +89,12 @@ class AccountsAdminSite(admin.AdminSite):
             before_start=self.staff_only,
             extra_context=lambda request: {**self.each_context(request), "title": "Log in"},
         )  # fmt: skip
+
+    def reauthenticate(self, request: HttpRequest) -> HttpResponse:
+        """ "Confirm it's you" before the credential pages' changes (§27; admins.admin.RecentSignInMixin)."""
+        return reauth.page(request, realm=ADMIN, template="admins/reauthenticate.html",
+                           default_next=reverse("admin:index", current_app=self.name),
+                           **self.each_context(request), title="Confirm it's you")  # fmt: skip
 
     def invite(self, request: HttpRequest, realm: str) -> HttpResponse:
         """The "Invite" button of the user and admin lists: the API's rules (admins.invitations)."""

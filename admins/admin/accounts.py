@@ -10,9 +10,11 @@ from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.http import urlencode
 
 from accounts import services as account_services
 from accounts.models import User
@@ -20,8 +22,9 @@ from admins import services
 from admins.forms import account_forms
 from admins.models import Admin
 from common.images import CleanAvatar
-from common.realms import realm_of
+from common.realms import ADMIN, realm_of
 from tokens import sessions
+from tokens.browser import sessions as browser
 from tokens.models import Identity, LoginSession, Passkey, PersonalAccessToken
 from tokens.oidc import identities
 from tokens.passkeys import services as passkeys
@@ -66,6 +69,28 @@ class StrictLookupsMixin:
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
         return super().get_search_results(request, queryset, search_term.replace("\x00", ""))
+
+
+class RecentSignInMixin:
+    """The credential pages ask for a recent sign-in before a change, as the API does (§27): a POST
+    from a browser session older than REAUTH_MAX_AGE_SECONDS goes to "Confirm it's you" first."""
+
+    def stale(self, request: HttpRequest) -> HttpResponseRedirect | None:
+        session = browser.current(request, ADMIN)
+        if request.method != "POST" or session is None or browser.recently_proven(request, ADMIN):
+            return None
+        messages.warning(request, "This change needs a recent sign-in: confirm it's you, then make it again.")
+        url = reverse("admin:reauthenticate", current_app=self.admin_site.name)
+        return HttpResponseRedirect(f"{url}?{urlencode({'next': request.get_full_path()})}")
+
+    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return self.stale(request) or super().changeform_view(request, *args, **kwargs)
+
+    def changelist_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return self.stale(request) or super().changelist_view(request, *args, **kwargs)
+
+    def delete_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return self.stale(request) or super().delete_view(request, *args, **kwargs)
 
 
 class LockedFilter(admin.SimpleListFilter):
@@ -203,7 +228,7 @@ def removing(remove: Callable[[Any], None]) -> type[BaseInlineFormSet]:
     return RemovingFormSet
 
 
-class AccountAdmin(StrictLookupsMixin, UserAdmin):
+class AccountAdmin(RecentSignInMixin, StrictLookupsMixin, UserAdmin):
     """Shared by users and admins: columns, search, filters, actions, password forms, avatar thumbnails,
     and an "Invite" button on the list (admins.invitation_pages)."""
 

@@ -16,7 +16,7 @@ from django.utils.html import format_html
 
 from admins import product_settings, roles
 from admins import webhooks as webhook_rules
-from admins.admin.accounts import StrictLookupsMixin, may_manage
+from admins.admin.accounts import RecentSignInMixin, StrictLookupsMixin, may_manage
 from admins.models import Admin, Role
 from common import product
 from common.exceptions import DomainError
@@ -24,7 +24,7 @@ from common.models import AuditEvent, OutboxEmail, Setting, WebhookDelivery, Web
 from tokens.models import LoginSession, PersonalAccessToken
 
 
-class CredentialAdmin(StrictLookupsMixin, admin.ModelAdmin):
+class CredentialAdmin(RecentSignInMixin, StrictLookupsMixin, admin.ModelAdmin):
     """Sessions and tokens: shown, revoked (final), never re-opened: their dates are read-only."""
 
     list_filter = ("revoked_at", "expires_at")

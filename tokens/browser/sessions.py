@@ -5,9 +5,11 @@ ends exactly as tokens do (logout, logout everywhere, password change or reset, 
 deactivation, soft delete), at once and on every process.
 """
 
+import time
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.db import transaction
 from django.http import HttpRequest
@@ -15,9 +17,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from accounts.models import AbstractAccount
 from common import ratelimit
+from common.exceptions import NotAuthenticated
 from common.realms import Realm, realm_of
-from tokens import sessions
-from tokens.login import record_login
+from tokens import login, sessions
 from tokens.models import LoginSession
 from tokens.passkeys import services as passkeys
 
@@ -46,6 +48,23 @@ def current(request: HttpRequest, realm: Realm) -> LoginSession | None:
     if not session_id:
         return None
     return LoginSession.objects.live_for(realm).with_owner(realm).filter(pk=session_id).first()
+
+
+def recently_proven(request: HttpRequest, realm: Realm) -> bool:
+    """This browser's session was proven within REAUTH_MAX_AGE_SECONDS (§27), as RecentSignIn asks."""
+    session = current(request, realm)
+    return session is not None and time.time() - session.auth_time.timestamp() <= settings.REAUTH_MAX_AGE_SECONDS
+
+
+def reauthenticate(request: HttpRequest, realm: Realm, *, password: str = "", code: str = "") -> None:
+    """Prove this browser's session again with the password (or a TOTP or recovery code), as
+    POST .../auth/reauthenticate does: the login budget, and a wrong one counts toward lockout."""
+    session = current(request, realm)
+    if session is None:
+        raise NotAuthenticated()
+    ratelimit.consume(request, "login", realm)
+    account = session.owner_in(realm)
+    login.reauthenticate(account=account, session_id=session.pk, password=password or None, code=code or None)
 
 
 def end(request: HttpRequest, realm: Realm) -> None:
@@ -81,7 +100,7 @@ def begin(
     """A login page's sign-in that succeeded: recorded, then a browser session, in one commit
     (`before_start` lets the admin site sign in first, and refuse who is not staff)."""
     with transaction.atomic():
-        record_login(account, method=method, **details)
+        login.record_login(account, method=method, **details)
         if before_start is not None:
             before_start(account)
         return start(request, account, method=method)

@@ -23,6 +23,7 @@ def browser_urlpatterns() -> list[URLPattern]:
         re_path(r"^api-auth/logout/?$", views.logout, name="api-logout"),
         re_path(r"^api-auth/passkey/?$", views.passkey_login, name="api-passkey-login"),
         re_path(r"^api-auth/code/?$", code_page, name="api-code-login"),
+        re_path(r"^api-auth/reauthenticate/?$", views.reauthenticate, name="api-reauthenticate"),
         re_path(rf"^api-auth/oidc/{SLUG}/?$", oidc_start, name="api-oidc-start"),
         re_path(r"^api-auth/oidc/?$", oidc_complete, name="api-oidc-complete"),
     ]

@@ -13,9 +13,10 @@ from common.envelope import success_body
 from common.exceptions import DomainError, json_error_response
 from common.realms import USER
 from common.views import read_json
+from tokens.browser import reauth
 from tokens.browser import sessions as browser
 from tokens.browser.forms import BrowserLoginForm
-from tokens.browser.sessions import safe_next
+from tokens.browser.sessions import DEFAULT_NEXT, safe_next
 from tokens.oidc import pages as oidc_pages
 from tokens.oidc import providers
 
@@ -65,3 +66,8 @@ def passkey_login(request: HttpRequest) -> HttpResponse:
     except DomainError as exc:
         return json_error_response(exc, getattr(request, "request_id", None))
     return JsonResponse(success_body({"next": safe_next(request, body.get("next"))}, "Signed in"))
+
+
+def reauthenticate(request: HttpRequest) -> HttpResponse:
+    """/api-auth/reauthenticate/: the browsable API's "confirm it's you" (§27)."""
+    return reauth.page(request, realm=USER, template="tokens/reauthenticate.html", default_next=DEFAULT_NEXT)
