@@ -10,12 +10,15 @@ usable token.
 """
 
 import hashlib
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
 from django.core import signing
+from django.db import transaction
 
 from accounts.models import AbstractAccount
+from common import after_response as deferred
 from common import mail
 from common.exceptions import ValidationFailed
 from common.realms import Realm, realm_of
@@ -99,3 +102,17 @@ def redeem(purpose: str, realm: Realm, token: str) -> AbstractAccount:
     if account is None or _state(purpose, account) != state:
         raise invalid_token()
     return account
+
+
+def for_address_after_response(realm: Realm, email: str, send: Callable[[AbstractAccount], None]) -> None:
+    """`send(account)` for the active, not deleted account of the realm with this address, if any,
+    after the response is sent: the caller answers the same either way, and neither the answer
+    nor its timing tells whether the address has an account (reset links, sign-in codes)."""
+
+    def work() -> None:
+        account = realm.model.objects.alive().by_email(email).filter(is_active=True).first()
+        if account is not None:
+            with transaction.atomic():
+                send(account)
+
+    deferred.after_response(work)

@@ -11,7 +11,6 @@ from django.http import HttpRequest
 
 from accounts import one_time
 from accounts.models import AbstractAccount
-from common import after_response as deferred
 from common import mail
 from common.exceptions import ValidationFailed
 from common.realms import Realm
@@ -47,14 +46,9 @@ def forgot_password(*, realm: Realm, email: str, request: HttpRequest) -> None:
     the address has an account.
     """
     origin = mail.origin_of(request)
-
-    def send() -> None:
-        account = realm.model.objects.alive().by_email(email).filter(is_active=True).first()
-        if account is not None:
-            with transaction.atomic():
-                one_time.mail_link(one_time.RESET, account, origin)
-
-    deferred.after_response(send)
+    one_time.for_address_after_response(
+        realm, email, lambda account: one_time.mail_link(one_time.RESET, account, origin)
+    )
 
 
 @transaction.atomic

@@ -18,7 +18,7 @@ from common.apis import PublicApi
 from common.envelope import ok
 from common.exceptions import ValidationFailed
 from common.pagination import paginate
-from common.permissions import SIGNED_IN, Requires, TokenCanWrite
+from common.permissions import Requires, requiring
 from common.realms import REALMS
 from common.schema import PAGE_PARAMETERS, api_doc
 
@@ -27,15 +27,9 @@ VIEW = {"user": "accounts.view_user", "admin": "admins.view_admin"}
 CREATE = {"user": "accounts.add_user", "admin": "admins.add_admin"}
 
 
-def _with(*policies: type[Requires]) -> list:
-    """SIGNED_IN with these permission checks before the PAT's write ability (as `requiring` does)."""
-    at = SIGNED_IN.index(TokenCanWrite)
-    return [*SIGNED_IN[:at], *policies, *SIGNED_IN[at:]]
-
-
 class InvitationListApi(AdminApi):
     name = "Invitations"
-    permission_classes = _with(Requires.per_realm(**VIEW).only("GET"), Requires.per_realm(**CREATE).only("POST"))
+    permission_classes = requiring(GET=Requires.per_realm(**VIEW), POST=Requires.per_realm(**CREATE))
     form_serializers = {"POST": InvitationInputSerializer}
 
     def realm_in_question(self, request: Request) -> str:
@@ -74,7 +68,7 @@ class InvitationListApi(AdminApi):
 class InvitationApi(AdminApi):
     """One invitation: the permission to create invitations of its realm."""
 
-    permission_classes = _with(Requires.per_realm(**CREATE))
+    permission_classes = requiring(Requires.per_realm(**CREATE))
 
     def realm_in_question(self, request: Request) -> str:
         self.invitation = invitations.get(int(self.kwargs["invitation_id"]))

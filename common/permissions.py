@@ -83,10 +83,15 @@ class RecentSignIn(Policy):
     REAUTHENTICATION_REQUIRED, RFC 9470). Listed after NotAPersonalAccessToken: a PAT never gets here."""
 
     def check(self, request: Request, view: Any) -> bool:
-        auth_time = getattr(request.auth, "auth_time", None) or 0
-        if time.time() - auth_time > settings.REAUTH_MAX_AGE_SECONDS:
+        if not proven_recently(getattr(request.auth, "auth_time", None) or 0):
             raise ReauthenticationRequired(max_age=settings.REAUTH_MAX_AGE_SECONDS)
         return True
+
+
+def proven_recently(auth_time: float) -> bool:
+    """A session proven at `auth_time` (Unix seconds) is recent enough for RecentSignIn (the admin
+    site's credential pages ask the same)."""
+    return time.time() - auth_time <= settings.REAUTH_MAX_AGE_SECONDS
 
 
 class Requires(Policy):
@@ -156,13 +161,21 @@ SIGNED_IN: list[type[BasePermission]] = [SignedIn, AdminMfaEnrolled, TokenCanWri
 LOGIN_SESSION: list[type[BasePermission]] = [SignedIn, AdminMfaEnrolled, NotAPersonalAccessToken, TokenCanWrite]
 
 
+Needed = str | type[Requires]
+
+
 def requiring(
-    permission: str | None = None, *, base: list[type[BasePermission]] | None = None, **by_method: str
+    permission: Needed | None = None, *, base: list[type[BasePermission]] | None = None, **by_method: Needed
 ) -> list[type[BasePermission]]:
     """`base` (SIGNED_IN) with the admin permission each method needs, checked before the PAT's
     write ability: `requiring("common.view_auditevent")` for every method, or per method
-    (`requiring(GET="accounts.view_user", DELETE="accounts.delete_user")`; HEAD goes as GET)."""
-    needs = [Requires(permission)] if permission else [Requires(p).only(m) for m, p in by_method.items()]
+    (`requiring(GET="accounts.view_user", DELETE="accounts.delete_user")`; HEAD goes as GET). A
+    permission is named, or a Requires policy (`Requires.per_realm(...)`)."""
+
+    def policy(needed: Needed) -> type[Requires]:
+        return needed if isinstance(needed, type) else Requires(needed)
+
+    needs = [policy(permission)] if permission else [policy(p).only(m) for m, p in by_method.items()]
     policies = list(base or SIGNED_IN)
     at = policies.index(TokenCanWrite) if TokenCanWrite in policies else len(policies)
     return [*policies[:at], *needs, *policies[at:]]  # fmt: skip

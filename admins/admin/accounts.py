@@ -22,6 +22,7 @@ from admins import services
 from admins.forms import account_forms
 from admins.models import Admin
 from common.images import CleanAvatar
+from common.permissions import proven_recently
 from common.realms import ADMIN, realm_of
 from tokens import sessions
 from tokens.browser import sessions as browser
@@ -76,8 +77,8 @@ class RecentSignInMixin:
     from a browser session older than REAUTH_MAX_AGE_SECONDS goes to "Confirm it's you" first."""
 
     def stale(self, request: HttpRequest) -> HttpResponseRedirect | None:
-        session = browser.current(request, ADMIN)
-        if request.method != "POST" or session is None or browser.recently_proven(request, ADMIN):
+        session = browser.current(request, ADMIN) if request.method == "POST" else None
+        if session is None or proven_recently(session.auth_time.timestamp()):
             return None
         messages.warning(request, "This change needs a recent sign-in: confirm it's you, then make it again.")
         url = reverse("admin:reauthenticate", current_app=self.admin_site.name)

@@ -5,11 +5,9 @@ ends exactly as tokens do (logout, logout everywhere, password change or reset, 
 deactivation, soft delete), at once and on every process.
 """
 
-import time
 from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.db import transaction
 from django.http import HttpRequest
@@ -48,12 +46,6 @@ def current(request: HttpRequest, realm: Realm) -> LoginSession | None:
     if not session_id:
         return None
     return LoginSession.objects.live_for(realm).with_owner(realm).filter(pk=session_id).first()
-
-
-def recently_proven(request: HttpRequest, realm: Realm) -> bool:
-    """This browser's session was proven within REAUTH_MAX_AGE_SECONDS (§27), as RecentSignIn asks."""
-    session = current(request, realm)
-    return session is not None and time.time() - session.auth_time.timestamp() <= settings.REAUTH_MAX_AGE_SECONDS
 
 
 def reauthenticate(request: HttpRequest, realm: Realm, *, password: str = "", code: str = "") -> None:

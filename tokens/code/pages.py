@@ -43,6 +43,7 @@ class CodePages:
             raise Http404("Sign-in by code is not offered here") from exc
         target = safe_next(request, request.POST.get("next") or request.GET.get("next"), default=str(self.default_next))
         context = {"next": target, "step": "email", "email": "", "error": "", "notice": ""}
+        status = 200
         if request.method == "POST":
             email = request.POST.get("email", "").strip()[:254]
             context["email"] = email
@@ -57,8 +58,9 @@ class CodePages:
                 context["step"], context["notice"] = "code", SENT
             except DomainError as exc:
                 context["error"] = _message(exc)
+                status = exc.status_code if exc.code == "RATE_LIMITED" else 200
         context |= self.extra_context(request) if self.extra_context else {}
-        return render(request, self.template, context, status=429 if "Too many" in context["error"] else 200)
+        return render(request, self.template, context, status=status)
 
     def sign_in(self, request: HttpRequest, email: str, code: str, mfa_code: str) -> None:
         ratelimit.consume(request, "login", self.realm)

@@ -18,9 +18,8 @@ from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts import lockout
+from accounts import lockout, one_time
 from accounts.models import AbstractAccount
-from common import after_response as deferred
 from common import audit, mail
 from common.exceptions import InvalidCredentials, NotFound
 from common.realms import Realm, realm_of
@@ -42,15 +41,9 @@ def _digest(account: AbstractAccount, code: str) -> str:
 
 
 def request_code(*, realm: Realm, email: str) -> None:
-    """Mail a new code to an active, not deleted account with this address; nothing otherwise.
-    The work happens after the response, so neither the answer nor its timing tells."""
-
-    def send() -> None:
-        account = realm.model.objects.alive().by_email(email).filter(is_active=True).first()
-        if account is not None:
-            mail_code(account)
-
-    deferred.after_response(send)
+    """Mail a new code to an active, not deleted account with this address; nothing otherwise
+    (after the response, as reset links)."""
+    one_time.for_address_after_response(realm, email, mail_code)
 
 
 @transaction.atomic
