@@ -2,12 +2,13 @@
 roles and operators, webhooks, product settings and statistics (and the public settings)."""
 
 from accounts import services as account_services
-from admins import apis, invitation_apis, product_apis, role_apis, services, webhook_apis
+from admins import apis, invitation_apis, oauth_client_apis, product_apis, role_apis, services, webhook_apis
 from common.realms import ADMIN as ADMIN_REALM
 from common.realms import USER as USER_REALM
 from common.urls import api_path, id_param
 
 USER = f"admin/users/{id_param('user_id')}"
+OAUTH_CLIENT = f"admin/oauth/clients/{id_param('client_pk')}"
 WEBHOOK = f"admin/webhooks/{id_param('endpoint_id')}"
 INVITATION = f"admin/invitations/{id_param('invitation_id')}"
 
@@ -60,5 +61,10 @@ urlpatterns = [
         f"{WEBHOOK}/deliveries/{id_param('delivery_id')}/retry",
         webhook_apis.WebhookRetryApi.as_view(),
         name="admin-webhook-delivery-retry",
+    ),
+    api_path("admin/oauth/clients", oauth_client_apis.ClientListApi.as_view(), name="admin-oauth-clients"),
+    api_path(OAUTH_CLIENT, oauth_client_apis.ClientDetailApi.as_view(), name="admin-oauth-client"),
+    api_path(
+        f"{OAUTH_CLIENT}/rotate-secret", oauth_client_apis.ClientRotateApi.as_view(), name="admin-oauth-client-rotate"
     ),
 ]

@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 
 from common.exceptions import PayloadTooLarge, for_status, json_error_response
 
-HTML_PAGES = ("/django-admin/", "/api-auth/")
+HTML_PAGES = ("/django-admin/", "/api-auth/", "/oauth/authorize", "/oauth/device", "/oauth/logout")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _current: contextvars.ContextVar[HttpRequest | None] = contextvars.ContextVar("current_request", default=None)
 

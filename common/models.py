@@ -118,6 +118,11 @@ class AuditEvent(models.Model):
         "invitation.accepted",
         "account.exported",
         "account.erased",
+        "oauth.authorized",
+        "oauth.revoked",
+        "oauth_client.created",
+        "oauth_client.updated",
+        "oauth_client.deleted",
     )
 
     created_at = models.DateTimeField(default=timezone.now)

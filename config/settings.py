@@ -7,6 +7,8 @@ from pathlib import Path
 
 import environ
 
+from config.provider_settings import provider_settings
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -42,6 +44,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_ratelimit",
+    "oauth2_provider",
     "common",
     "tokens",
     "accounts",
@@ -152,6 +155,7 @@ SILENCED_SYSTEM_CHECKS = [
     "auth.W004",
     # HSTS preloading is a commitment an operator makes at hstspreload.org, not a default.
     "security.W021",
+    "oauth2_provider.W008",  # http redirect URIs: clients take them for loopback only (RFC 8252)
 ]
 
 # --- Accounts and passwords ---------------------------------------------------
@@ -213,8 +217,7 @@ MFA_ISSUER = env.str("MFA_ISSUER", default=env.str("PRODUCT_NAME", default="Acco
 SIMPLE_JWT = {"ALGORITHM": ALGORITHM if ALGORITHM.startswith("HS") else "HS256", "SIGNING_KEY": SECRET_KEY}
 
 # --- Email -------------------------------------------------------------------------------
-# EMAIL_URL is django-environ's form: consolemail://, smtp://user:pass@host:587, smtp+tls://...
-# (an email service provider plugs in through django-anymail: set EMAIL_BACKEND, see README).
+# EMAIL_URL: consolemail://, smtp://user:pass@host:587, smtp+tls://... (or EMAIL_BACKEND, see README).
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default=EMAIL_BACKEND)  # noqa: F821 - set by the line above
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)  # seconds; a hung mail server never hangs a worker
@@ -263,6 +266,9 @@ for _slug, _entry in OIDC_PROVIDERS.items():
 # Where a flow may send the browser back to; empty: the origin of FRONTEND_URL.
 OIDC_REDIRECT_ORIGINS = [o.rstrip("/") for o in env.list("OIDC_REDIRECT_ORIGINS", default=[]) if o]
 OIDC_TIMEOUT = env.float("OIDC_TIMEOUT", default=5)  # seconds for each call to a provider (discovery, keys, code)
+# This service as an OpenID Provider (tokens.provider, §28); unset: it is not one, /oauth/... is 404.
+OIDC_ISSUER = env.str("OIDC_ISSUER", default="").rstrip("/")
+vars().update(provider_settings(OIDC_ISSUER, ALGORITHM, ACCESS_TOKEN_EXPIRE_MINUTES, _fail))
 
 # --- Webhooks (common.webhooks) -----------------------------------------------------------
 WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5)  # seconds for one attempt

@@ -20,6 +20,7 @@ from common.views import media as media_view
 from tokens import urls as credential_urls
 from tokens.authentication import ADMIN_AUTHENTICATION, USER_AUTHENTICATION
 from tokens.browser import urls as browser_urls
+from tokens.provider.urls import provider_urlpatterns
 
 USER_ROUTES = {"realm": USER, "authentication": USER_AUTHENTICATION, "auth_prefix": "auth", "me_prefix": "users/me"}
 ADMIN_ROUTES = {
@@ -43,6 +44,7 @@ urlpatterns = [
     ),
     *credential_urls.build_urlpatterns(**USER_ROUTES),
     *browser_urls.browser_urlpatterns(),  # /api-auth/login/, logout, passkey and providers
+    *provider_urlpatterns(),  # this service as an OpenID Provider (§28): /oauth/... and its discovery
     # The admin realm: /admin/auth/..., /admin/me/..., then user management and the audit trail.
     *account_urls.build_urlpatterns(
         **ADMIN_ROUTES,

@@ -316,3 +316,19 @@ class LoginCode(Owned):
 
     def __str__(self) -> str:
         return f"Login code of {self.owner}"
+
+
+from tokens.provider.models import (  # noqa: E402 - the provider's models live with the provider (§28)
+    ClientPolicy,
+    Consent,
+    ProviderAccessToken,
+    ProviderDeviceGrant,
+    ProviderGrant,
+    ProviderIDToken,
+    ProviderRefreshToken,
+)
+
+__all__ = [
+    "ClientPolicy", "Consent", "ProviderAccessToken", "ProviderDeviceGrant", "ProviderGrant", "ProviderIDToken",
+    "ProviderRefreshToken",
+]  # fmt: skip

@@ -143,7 +143,8 @@ class TestSeed:
         viewer, manager = (Role.objects.get(name=name) for name in ("Viewer", "User manager"))
         viewing = {f"{p.content_type.app_label}.{p.codename}" for p in viewer.permissions.all()}
         assert viewing == {"accounts.view_user", "admins.view_admin", "auth.view_group", "common.view_auditevent",
-                           "common.view_webhookendpoint", "common.view_setting"}  # fmt: skip
+                           "common.view_webhookendpoint", "common.view_setting",
+                           "oauth2_provider.view_application"}  # fmt: skip
         managing = {f"{p.content_type.app_label}.{p.codename}" for p in manager.permissions.all()}
         assert managing == viewing | {"accounts.change_user", "accounts.delete_user"}
 

@@ -62,6 +62,8 @@ PATHS = {
     "/admin/webhooks/{endpoint_id}/deliveries/{delivery_id}/retry",
     "/settings/public", "/admin/settings", "/admin/settings/{key}", "/admin/statistics",
     "/admin/invitations", "/admin/invitations/{invitation_id}", "/admin/invitations/{invitation_id}/resend",
+    "/admin/oauth/clients", "/admin/oauth/clients/{client_pk}", "/admin/oauth/clients/{client_pk}/rotate-secret",
+    "/users/me/grants", "/users/me/grants/{client_id}",
 }  # fmt: skip
 
 

@@ -32,7 +32,7 @@ def _next(request: HttpRequest) -> str:
 def password_login(request: HttpRequest) -> HttpResponse:
     form = BrowserLoginForm(request.POST or None, request=request, realm=USER)
     if request.method == "POST" and form.is_valid():
-        browser.start(request, form.account)
+        browser.start(request, form.account, method="mfa" if form.account.mfa_enabled else "password")
         return HttpResponseRedirect(_next(request))
     context = {
         "form": form,
