@@ -3,12 +3,10 @@ registered through POST /admin/oauth/clients (their secret is shown once), grant
 their owners (DELETE /users/me/grants/...). django-oauth-toolkit's own pages are taken down: they
 would store secrets it hashes with Argon2, which this service does not read."""
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 from oauth2_provider.models import Application
 
+from admins.admin.operations import ReadOnlyAdmin
 from tokens.provider.models import (
     Consent,
     ProviderAccessToken,
@@ -24,19 +22,8 @@ for model in (Application, ProviderAccessToken, ProviderRefreshToken, ProviderID
         admin.site.unregister(model)
 
 
-class ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(Application)
-class ClientAdmin(ReadOnly):
+class ClientAdmin(ReadOnlyAdmin):
     list_display = ("name", "client_id", "client_type", "skip_authorization", "created")
     fields = ("name", "client_id", "client_type", "redirect_uris", "post_logout_redirect_uris", "skip_authorization",
               "created")  # fmt: skip
@@ -44,7 +31,7 @@ class ClientAdmin(ReadOnly):
 
 
 @admin.register(Consent)
-class GrantAdmin(ReadOnly):
+class GrantAdmin(ReadOnlyAdmin):
     list_display = ("user", "application", "scopes", "created_at", "last_used_at")
     fields = list_display
     list_select_related = ("user", "application")
